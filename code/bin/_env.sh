@@ -1,0 +1,25 @@
+# Sourced by code/bin/build and code/bin/test: create .venv (Python 3.11) on first use and
+# reinstall whenever requirements.txt or pyproject.toml change.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+PYTHON="${PYTHON:-python3.11}"
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+    echo "error: $PYTHON not found; install Python 3.11 or set PYTHON=/path/to/python3.11" >&2
+    exit 1
+fi
+VENV="$ROOT/.venv"
+STAMP="$VENV/.requirements-hash"
+HASH="$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "creating $VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$HASH" ]; then
+    echo "installing requirements into $VENV (first run takes a few minutes)"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -r requirements.txt
+    echo "$HASH" > "$STAMP"
+fi
+export PATH="$VENV/bin:$PATH"
+export PYTHONHASHSEED=0

@@ -1,0 +1,176 @@
+"""Sphinx extension: render the generated parts of the book from the sources of truth.
+
+Directives (used in MyST pages and notebooks)::
+
+    ```{paper-info} vaswani2017attention
+    ```                                  basic-info box: .bib entry + study card
+    ```{interview-card} vaswani2017attention
+    ```                                  summary, contributions, Q&A (folded), deep detail
+    ```{claims-ledger}
+    ```                                  every claim of every card with its stored measurement
+
+Each directive writes MyST text and hands it to the page's own parser, so math and
+cross-references in the cards work exactly as in the chapters. A bad card, a missing .bib
+entry or a claim without a stored measurement is reported as a build error naming it.
+
+The extension also serves MathJax from the book itself (the ``mathjax`` package on PyPI),
+so the site needs no CDN.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxDirective
+
+from llmnotes.bibliography import BibError, load_bib, reference
+from llmnotes.cards import Card, CardError, Question, load_card, load_cards
+from llmnotes.notebooks import read, stored_claim_lines
+
+MATHJAX_FILES = ("tex-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions", "ui", "a11y")
+
+
+class _BookDirective(SphinxDirective):
+    """Shared plumbing: where the sources are, how to emit MyST text, how to fail."""
+
+    def root(self) -> Path:
+        return Path(self.env.srcdir)
+
+    def papers(self) -> Path:
+        return self.root() / self.config.llmnotes_papers
+
+    def card(self, key: str) -> Card:
+        path = self.papers() / f"{key}.yml"
+        self.env.note_dependency(str(path))
+        return load_card(path)
+
+    def parse(self, lines: list[str]) -> list[nodes.Node]:
+        container = nodes.container(classes=[f"llmnotes-{self.name}"])
+        self.state.nested_parse(StringList(lines, source=f"<{self.name}>"), self.content_offset, container)
+        return [container]
+
+    def run(self) -> list[nodes.Node]:
+        try:
+            return self.parse(self.render())
+        except (CardError, BibError, FileNotFoundError) as error:
+            raise self.error(f"{self.name}: {error}") from None
+
+    def render(self) -> list[str]:
+        raise NotImplementedError
+
+
+def question_lines(question: Question, extra: str = "") -> list[str]:
+    """One Q&A as a folded sphinx-design dropdown (the answer opens on click)."""
+    return [
+        f"````{{dropdown}} {question.q}",
+        ":class-container: llmnotes-qa",
+        "",
+        f"*{question.q_zh}*",
+        "",
+        *question.a.splitlines(),
+        *([""] + [extra] if extra else []),
+        "````",
+        "",
+    ]
+
+
+class PaperInfo(_BookDirective):
+    """The chapter's basic-info box (基本信息), from the .bib entry and the card."""
+
+    required_arguments = 1
+
+    def render(self) -> list[str]:
+        key = self.arguments[0]
+        card = self.card(key)
+        bib_path = self.papers() / "references.bib"
+        self.env.note_dependency(str(bib_path))
+        ref = reference(load_bib(bib_path), key)
+        link = f"[{ref.url}]({ref.url})" if ref.url else "—"
+        return [
+            "```{admonition} Basic info",
+            ":class: llmnotes-paper-info",
+            f"- **Title:** {ref.title} {{cite:p}}`{key}`",
+            f"- **Authors:** {', '.join(ref.authors)}",
+            f"- **Venue:** {ref.venue}, {ref.year}",
+            f"- **Link:** {link}",
+            f"- **Tags:** {', '.join(card.tags)}",
+            f"- **Results re-checked in this chapter:** {len(card.claims)} "
+            "(see the {doc}`claims ledger </book/claims>`)",
+            "```",
+        ]
+
+
+class InterviewCard(_BookDirective):
+    """The interview card (面试速记): summary, 3 contributions, Q&A, one deep detail."""
+
+    required_arguments = 1
+
+    def render(self) -> list[str]:
+        card = self.card(self.arguments[0])
+        lines = ["```{rubric} 5-minute summary", "```", card.summary, "",
+                 "```{rubric} Three contributions", "```"]
+        lines += [f"{i}. {c}" for i, c in enumerate(card.contributions, 1)] + [""]
+        lines += ["```{rubric} Interview questions (click a question to see the answer)", "```"]
+        for question in card.questions:
+            lines += question_lines(question)
+        lines += ["```{rubric} Deep detail", "```", card.deep_detail, ""]
+        return lines
+
+
+class ClaimsLedger(_BookDirective):
+    """Every claim of every card, with the measurement stored in its executed chapter."""
+
+    def render(self) -> list[str]:
+        self.env.note_dependency(str(self.papers()))
+        lines = []
+        for card in load_cards(self.papers()):
+            notebook_path = self.root() / card.chapter
+            self.env.note_dependency(str(notebook_path))
+            measured = {r.id: r for r in stored_claim_lines(read(notebook_path))}
+            lines += [f"```{{rubric}} {{doc}}`/{card.docname}`", "```",
+                      "```{list-table}", ":header-rows: 1", ":class: llmnotes-ledger",
+                      ":widths: 20 38 10 10 12 10", "",
+                      "* - Claim", "  - What the paper says", "  - Status", "  - Measured",
+                      "  - Criterion", "  - Setting"]
+            for claim in card.claims:
+                if claim.id not in measured:
+                    raise CardError(f"claim '{claim.id}' of {card.path.name} has no stored "
+                                    f"measurement in {card.chapter}; re-execute the chapter")
+                result = measured[claim.id]
+                lines += [f"* - `{claim.id}`", f"  - {claim.statement}", f"  - {result.status}",
+                          f"  - {result.measured}", f"  - {result.criterion} {result.expect}",
+                          f"  - {result.note or '—'}"]
+            lines += ["```", ""]
+        return lines
+
+
+def _use_local_mathjax(app: Sphinx, config) -> None:
+    config.mathjax_path = "mathjax/tex-chtml.js"
+
+
+def _copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    import mathjax
+
+    source = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    target = Path(app.outdir) / "_static" / "mathjax"
+    for name in MATHJAX_FILES:
+        if (source / name).is_dir():
+            shutil.copytree(source / name, target / name, dirs_exist_ok=True)
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / name, target / name)
+
+
+def setup(app: Sphinx) -> dict:
+    app.add_config_value("llmnotes_papers", "papers", "env")
+    app.add_directive("paper-info", PaperInfo)
+    app.add_directive("interview-card", InterviewCard)
+    app.add_directive("claims-ledger", ClaimsLedger)
+    app.connect("config-inited", _use_local_mathjax)
+    app.connect("build-finished", _copy_mathjax)
+    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
