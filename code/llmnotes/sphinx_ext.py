@@ -166,6 +166,25 @@ def _copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
             shutil.copy2(source / name, target / name)
 
 
+def _dedupe_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """Drop repeated <script> entries (same file and attributes, whatever their priority).
+
+    Under Sphinx 7.4 the inline configs of sphinx-thebe and sphinx-togglebutton end up in
+    every page twice (filename None and ''), so a second ``const THEBE_JS_URL`` is a console error.
+    """
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, unique = set(), []
+    for script in scripts:
+        filename = getattr(script, "filename", script) or ""  # None and "" both mean inline
+        key = (str(filename), repr(sorted(getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    context["script_files"] = unique
+
+
 def setup(app: Sphinx) -> dict:
     app.add_config_value("llmnotes_papers", "papers", "env")
     app.add_directive("paper-info", PaperInfo)
@@ -173,4 +192,5 @@ def setup(app: Sphinx) -> dict:
     app.add_directive("claims-ledger", ClaimsLedger)
     app.connect("config-inited", _use_local_mathjax)
     app.connect("build-finished", _copy_mathjax)
+    app.connect("html-page-context", _dedupe_scripts, priority=900)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
