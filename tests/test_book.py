@@ -1,0 +1,101 @@
+"""Book integrity: the chapters, cards, claims and citations agree with each other."""
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from llmnotes.bibliography import load_bib
+from llmnotes.cards import load_cards, toc_documents
+from llmnotes.notebooks import TEMPLATE, checked_claim_ids, headings, read, stored_claim_lines
+
+ROOT = Path(__file__).resolve().parents[1]
+CARDS = load_cards(ROOT / "papers")
+CHAPTERS = sorted((ROOT / "book").glob("*/*.ipynb"))
+CITE = re.compile(r"\{cite(?::\w+)?\}`([^`]+)`")
+
+
+def chapter_id(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+def test_every_card_points_to_an_existing_chapter():
+    missing = [card.chapter for card in CARDS if not (ROOT / card.chapter).is_file()]
+    assert not missing, f"cards point to missing chapters: {missing}"
+
+
+def test_every_chapter_has_a_card():
+    carded = {card.chapter for card in CARDS}
+    orphans = [chapter_id(p) for p in CHAPTERS if chapter_id(p) not in carded]
+    assert not orphans, f"chapters without a study card in papers/: {orphans}"
+
+
+def test_every_page_is_in_the_table_of_contents_and_vice_versa():
+    toc = set(toc_documents(ROOT / "_toc.yml"))
+    pages = {str(p.relative_to(ROOT).with_suffix("")) for p in (ROOT / "book").rglob("*")
+             if p.suffix in (".md", ".ipynb") and ".ipynb_checkpoints" not in p.parts}
+    assert pages == toc, f"not in _toc.yml: {sorted(pages - toc)}; missing files: {sorted(toc - pages)}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=chapter_id)
+def test_chapter_follows_the_template_in_order(path):
+    found = [h for h in headings(read(path)) if h in TEMPLATE]
+    assert found == list(TEMPLATE), f"{chapter_id(path)}: template headings {found}"
+
+
+@pytest.mark.parametrize("card", CARDS, ids=lambda c: c.key)
+def test_card_claims_and_chapter_checks_match(card):
+    checked = checked_claim_ids(read(ROOT / card.chapter))
+    declared = [c.id for c in card.claims]
+    assert sorted(set(checked)) == sorted(declared), (
+        f"{card.key}: checked but not in card {sorted(set(checked) - set(declared))}; "
+        f"in card but not checked {sorted(set(declared) - set(checked))}")
+
+
+@pytest.mark.parametrize("card", CARDS, ids=lambda c: c.key)
+def test_every_claim_has_a_stored_reproduced_or_honest_result(card):
+    stored = {r.id: r.status for r in stored_claim_lines(read(ROOT / card.chapter))}
+    missing = [c.id for c in card.claims if c.id not in stored]
+    assert not missing, f"{card.chapter} has no stored output for {missing}; re-execute it"
+
+
+@pytest.mark.parametrize("card", CARDS, ids=lambda c: c.key)
+def test_chapter_renders_its_basic_info_and_interview_card(card):
+    text = "\n".join(c.source for c in read(ROOT / card.chapter).cells if c.cell_type == "markdown")
+    assert f"```{{paper-info}} {card.key}" in text
+    assert f"```{{interview-card}} {card.key}" in text
+
+
+def test_every_citation_key_is_in_the_bibliography():
+    keys = set(load_bib(ROOT / "papers" / "references.bib").entries)
+    cited = set()
+    for path in [*CHAPTERS, *(ROOT / "book").rglob("*.md")]:
+        text = path.read_text(encoding="utf-8")
+        cited |= {k.strip() for group in CITE.findall(text) for k in group.split(",")}
+    assert cited - keys == set(), f"cited but not in references.bib: {sorted(cited - keys)}"
+
+
+def test_every_card_has_a_bibliography_entry():
+    keys = set(load_bib(ROOT / "papers" / "references.bib").entries)
+    assert {c.key for c in CARDS} <= keys
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=chapter_id)
+def test_chapter_is_stored_executed_without_errors(path):
+    notebook = read(path)
+    code_cells = [c for c in notebook.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code_cells), f"{chapter_id(path)} has unexecuted cells"
+    errors = [o for c in code_cells for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"{chapter_id(path)} stores an error output"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=chapter_id)
+def test_chapter_calls_setup_first(path):
+    first_code = next(c for c in read(path).cells if c.cell_type == "code")
+    assert "setup(" in first_code.source
+
+
+def test_config_registers_the_extension():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    assert "llmnotes.sphinx_ext" in config["sphinx"]["extra_extensions"]
+    assert config["execute"]["execute_notebooks"] == "off"

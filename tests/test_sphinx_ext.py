@@ -1,0 +1,86 @@
+"""The Sphinx extension renders cards into a small book, and a bad source fails the build."""
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+ROOT = Path(__file__).resolve().parents[1]
+CARD = yaml.safe_load((ROOT / "papers" / "vaswani2017attention.yml").read_text(encoding="utf-8"))
+CONF = """
+extensions = ["myst_nb", "sphinx_design", "sphinxcontrib.bibtex", "llmnotes.sphinx_ext"]
+bibtex_bibfiles = ["papers/references.bib"]
+nb_execution_mode = "off"
+myst_enable_extensions = ["dollarmath"]
+exclude_patterns = ["_build"]
+root_doc = "index"
+"""
+
+
+def make_book(tmp_path: Path, card: dict | None = None, claim_output: str | None = None,
+              key: str = "vaswani2017attention") -> Path:
+    (tmp_path / "papers").mkdir()
+    (tmp_path / "book" / "classics").mkdir(parents=True)
+    (tmp_path / "conf.py").write_text(CONF, encoding="utf-8")
+    (tmp_path / "papers" / "references.bib").write_text(
+        (ROOT / "papers" / "references.bib").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "papers" / f"{key}.yml").write_text(yaml.safe_dump(card or CARD, allow_unicode=True), encoding="utf-8")
+    if claim_output is None:
+        claim_output = "\n".join(f"CLAIM {c['id']}: REPRODUCED measured=1 expect=1 (>=)" for c in CARD["claims"])
+    cell = new_code_cell("print('claims')", execution_count=1)
+    cell.outputs = [new_output("stream", name="stdout", text=claim_output + "\n")]
+    notebook = new_notebook(cells=[
+        new_markdown_cell(f"# Chapter\n\n```{{paper-info}} {key}\n```\n\n```{{interview-card}} {key}\n```"), cell],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                  "language_info": {"name": "python"}})
+    nbformat.write(notebook, tmp_path / "book" / "classics" / "transformer.ipynb")
+    (tmp_path / "book" / "claims.md").write_text("# Claims\n\n```{claims-ledger}\n```\n", encoding="utf-8")
+    (tmp_path / "bibliography.md").write_text("# Bibliography\n\n```{bibliography}\n:all:\n```\n", encoding="utf-8")
+    (tmp_path / "index.md").write_text(
+        "# Test book\n\n```{toctree}\nbook/classics/transformer\nbook/claims\nbibliography\n```\n", encoding="utf-8")
+    return tmp_path
+
+
+def build(book: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", str(book), str(book / "_build")],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_cards_render_into_the_chapter_and_ledger(tmp_path):
+    result = build(make_book(tmp_path))
+    assert result.returncode == 0, result.stderr
+    chapter = (tmp_path / "_build" / "book" / "classics" / "transformer.html").read_text(encoding="utf-8")
+    assert "Attention Is All You Need" in chapter and "Łukasz Kaiser" in chapter
+    assert chapter.count("llmnotes-qa") >= len(CARD["questions"])
+    ledger = (tmp_path / "_build" / "book" / "claims.html").read_text(encoding="utf-8")
+    assert "transformer/toy-translation" in ledger and "REPRODUCED" in ledger
+
+
+def test_bad_card_fails_the_build_naming_the_field(tmp_path):
+    card = dict(CARD)
+    del card["deep_detail"]
+    result = build(make_book(tmp_path, card=card))
+    assert result.returncode != 0
+    assert "field 'deep_detail' is missing" in result.stderr
+
+
+def test_card_without_bib_entry_fails_the_build(tmp_path):
+    result = build(make_book(tmp_path, key="nobody2099"))
+    assert result.returncode != 0
+    assert "no entry 'nobody2099' in references.bib" in result.stderr
+
+
+def test_claim_without_stored_measurement_fails_the_build(tmp_path):
+    result = build(make_book(tmp_path, claim_output="no claims were printed"))
+    assert result.returncode != 0
+    assert "has no stored measurement" in result.stderr
+
+
+def test_mathjax_is_served_locally(tmp_path):
+    assert build(make_book(tmp_path)).returncode == 0
+    page = (tmp_path / "_build" / "index.html").read_text(encoding="utf-8")
+    assert "_static/mathjax/tex-chtml.js" in page and "cdn.jsdelivr" not in page
+    assert (tmp_path / "_build" / "_static" / "mathjax" / "tex-chtml.js").is_file()
