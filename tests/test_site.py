@@ -148,13 +148,18 @@ def test_page_loads_without_console_errors_or_failed_requests(page, path):
 def test_chapter_makes_no_request_outside_the_local_server(page, site):
     urls: list[str] = []
     page.on("request", lambda request: urls.append(request.url))
+
+    def outside() -> list[str]:
+        return [url for url in urls if not (url.startswith(site + "/") or url.startswith("data:"))]
+
     page.goto(CHAPTER, wait_until="load")
-    _wait_for_mathjax(page)
     page.wait_for_load_state("networkidle")
-    assert any(url.startswith(site + "/") and "mathjax" in url for url in urls), \
+    assert outside() == [], "requests leaving 127.0.0.1:\n" + "\n".join(outside())
+    _wait_for_mathjax(page)  # then the fonts and components MathJax fetches while typesetting
+    page.wait_for_load_state("networkidle")
+    assert outside() == [], "requests leaving 127.0.0.1:\n" + "\n".join(outside())
+    assert any(url.startswith(site + "/_static/mathjax/") for url in urls), \
         "MathJax was not loaded from the local server"
-    outside = [url for url in urls if not (url.startswith(site + "/") or url.startswith("data:"))]
-    assert outside == [], "requests leaving 127.0.0.1:\n" + "\n".join(outside)
 
 
 def test_chapter_equations_are_typeset_by_mathjax(page):

@@ -21,7 +21,7 @@ root_doc = "index"
 
 
 def make_book(tmp_path: Path, card: dict | None = None, claim_output: str | None = None,
-              key: str = "vaswani2017attention") -> Path:
+              key: str = "vaswani2017attention", term: str = "Causal mask") -> Path:
     (tmp_path / "papers").mkdir()
     (tmp_path / "book" / "classics").mkdir(parents=True)
     (tmp_path / "conf.py").write_text(CONF, encoding="utf-8")
@@ -33,14 +33,22 @@ def make_book(tmp_path: Path, card: dict | None = None, claim_output: str | None
     cell = new_code_cell("print('claims')", execution_count=1)
     cell.outputs = [new_output("stream", name="stdout", text=claim_output + "\n")]
     notebook = new_notebook(cells=[
-        new_markdown_cell(f"# Chapter\n\n```{{paper-info}} {key}\n```\n\n```{{interview-card}} {key}\n```"), cell],
+        new_markdown_cell(f"# Chapter\n\n```{{paper-info}} {key}\n```\n\nA {{term}}`{term}`.\n\n"
+                          f"```{{interview-card}} {key}\n```"), cell],
         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
                   "language_info": {"name": "python"}})
     nbformat.write(notebook, tmp_path / "book" / "classics" / "transformer.ipynb")
     (tmp_path / "book" / "claims.md").write_text("# Claims\n\n```{claims-ledger}\n```\n", encoding="utf-8")
     (tmp_path / "bibliography.md").write_text("# Bibliography\n\n```{bibliography}\n:all:\n```\n", encoding="utf-8")
+    (tmp_path / "book" / "glossary.yml").write_text((ROOT / "book" / "glossary.yml").read_text(encoding="utf-8"),
+                                                   encoding="utf-8")
+    pages = {"glossary": "```{glossary-table} book/glossary.yml\n```", "qa-bank": "```{qa-bank}\n```",
+             "cheatsheet": "```{cheat-sheet}\n```"}
+    for name, body in pages.items():
+        (tmp_path / f"{name}.md").write_text(f"# {name}\n\n{body}\n", encoding="utf-8")
     (tmp_path / "index.md").write_text(
-        "# Test book\n\n```{toctree}\nbook/classics/transformer\nbook/claims\nbibliography\n```\n", encoding="utf-8")
+        "# Test book\n\n```{toctree}\nbook/classics/transformer\nbook/claims\nbibliography\n"
+        + "\n".join(pages) + "\n```\n", encoding="utf-8")
     return tmp_path
 
 
@@ -84,3 +92,21 @@ def test_mathjax_is_served_locally(tmp_path):
     page = (tmp_path / "_build" / "index.html").read_text(encoding="utf-8")
     assert "_static/mathjax/tex-chtml.js" in page and "cdn.jsdelivr" not in page
     assert (tmp_path / "_build" / "_static" / "mathjax" / "tex-chtml.js").is_file()
+
+
+def test_study_pages_render_every_question_summary_and_term(tmp_path):
+    assert build(make_book(tmp_path)).returncode == 0
+    bank = (tmp_path / "_build" / "qa-bank.html").read_text(encoding="utf-8")
+    assert bank.count("llmnotes-bank-item") == len(CARD["questions"])
+    assert all(f"llmnotes-tag-{tag}" in bank for tag in CARD["tags"])
+    assert 'data-tag="attention"' in bank and "llmnotes.js" in bank
+    sheet = (tmp_path / "_build" / "cheatsheet.html").read_text(encoding="utf-8")
+    assert "5-minute summary" in sheet and "Deep detail" in sheet
+    glossary = (tmp_path / "_build" / "glossary.html").read_text(encoding="utf-8")
+    assert "因果掩码" in glossary and 'id="term-Causal-mask"' in glossary
+
+
+def test_undefined_glossary_term_fails_the_build(tmp_path):
+    result = build(make_book(tmp_path, term="Quantum attention"))
+    assert result.returncode != 0
+    assert "term not in glossary" in result.stderr

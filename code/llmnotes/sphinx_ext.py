@@ -9,6 +9,8 @@ Directives (used in MyST pages and notebooks)::
     ```{claims-ledger}
     ```                                  every claim of every card with its stored measurement
 
+and the interview-preparation pages of :mod:`llmnotes.study_pages`.
+
 Each directive writes MyST text and hands it to the page's own parser, so math and
 cross-references in the cards work exactly as in the chapters. A bad card, a missing .bib
 entry or a claim without a stored measurement is reported as a build error naming it.
@@ -28,12 +30,13 @@ from sphinx.util.docutils import SphinxDirective
 
 from llmnotes.bibliography import BibError, load_bib, reference
 from llmnotes.cards import Card, CardError, Question, load_card, load_cards
+from llmnotes.glossary import GlossaryError
 from llmnotes.notebooks import read, stored_claim_lines
 
 MATHJAX_FILES = ("tex-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions", "ui", "a11y")
 
 
-class _BookDirective(SphinxDirective):
+class BookDirective(SphinxDirective):
     """Shared plumbing: where the sources are, how to emit MyST text, how to fail."""
 
     def root(self) -> Path:
@@ -55,18 +58,18 @@ class _BookDirective(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         try:
             return self.parse(self.render())
-        except (CardError, BibError, FileNotFoundError) as error:
+        except (CardError, BibError, GlossaryError, FileNotFoundError) as error:
             raise self.error(f"{self.name}: {error}") from None
 
     def render(self) -> list[str]:
         raise NotImplementedError
 
 
-def question_lines(question: Question, extra: str = "") -> list[str]:
+def question_lines(question: Question, extra: str = "", classes: str = "") -> list[str]:
     """One Q&A as a folded sphinx-design dropdown (the answer opens on click)."""
     return [
         f"````{{dropdown}} {question.q}",
-        ":class-container: llmnotes-qa",
+        f":class-container: {' '.join(['llmnotes-qa', *classes.split()])}",
         "",
         f"*{question.q_zh}*",
         "",
@@ -77,7 +80,7 @@ def question_lines(question: Question, extra: str = "") -> list[str]:
     ]
 
 
-class PaperInfo(_BookDirective):
+class PaperInfo(BookDirective):
     """The chapter's basic-info box (基本信息), from the .bib entry and the card."""
 
     required_arguments = 1
@@ -103,7 +106,7 @@ class PaperInfo(_BookDirective):
         ]
 
 
-class InterviewCard(_BookDirective):
+class InterviewCard(BookDirective):
     """The interview card (面试速记): summary, 3 contributions, Q&A, one deep detail."""
 
     required_arguments = 1
@@ -120,7 +123,7 @@ class InterviewCard(_BookDirective):
         return lines
 
 
-class ClaimsLedger(_BookDirective):
+class ClaimsLedger(BookDirective):
     """Every claim of every card, with the measurement stored in its executed chapter."""
 
     def render(self) -> list[str]:
@@ -147,8 +150,10 @@ class ClaimsLedger(_BookDirective):
         return lines
 
 
-def _use_local_mathjax(app: Sphinx, config) -> None:
+def _configure(app: Sphinx, config) -> None:
+    """Serve MathJax and the book's own CSS/JS from the package's static folder."""
     config.mathjax_path = "mathjax/tex-chtml.js"
+    config.html_static_path = [*config.html_static_path, str(Path(__file__).parent / "static")]
 
 
 def _copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
@@ -190,7 +195,14 @@ def setup(app: Sphinx) -> dict:
     app.add_directive("paper-info", PaperInfo)
     app.add_directive("interview-card", InterviewCard)
     app.add_directive("claims-ledger", ClaimsLedger)
-    app.connect("config-inited", _use_local_mathjax)
+    from llmnotes.study_pages import CheatSheet, GlossaryTable, QABank
+
+    app.add_directive("qa-bank", QABank)
+    app.add_directive("cheat-sheet", CheatSheet)
+    app.add_directive("glossary-table", GlossaryTable)
+    app.add_js_file("llmnotes.js")
+    app.add_css_file("llmnotes.css")
+    app.connect("config-inited", _configure)
     app.connect("build-finished", _copy_mathjax)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
