@@ -28,6 +28,9 @@ CHAPTER = "book/classics/transformer.html"
 CLAIMS = "book/claims.html"
 BIBLIOGRAPHY = "book/bibliography.html"
 SEARCH = "search.html"
+QA_BANK = "book/interview/qa-bank.html"
+CHEAT_SHEET = "book/interview/cheatsheet.html"
+GLOSSARY = "book/glossary.html"
 
 MATHJAX_TIMEOUT_MS = 20_000
 
@@ -136,7 +139,7 @@ def _wait_for_mathjax(page) -> None:
 # --------------------------------------------------------------------------- tests
 
 
-@pytest.mark.parametrize("path", [LANDING, CHAPTER])
+@pytest.mark.parametrize("path", [LANDING, CHAPTER, QA_BANK, CHEAT_SHEET, GLOSSARY, CLAIMS])
 def test_page_loads_without_console_errors_or_failed_requests(page, path):
     problems = _load_and_collect_problems(page, path)
     if path == CHAPTER:
@@ -167,7 +170,7 @@ def test_chapter_equations_are_typeset_by_mathjax(page):
     _wait_for_mathjax(page)
     typeset = page.locator("mjx-container").count()
     assert typeset > 10, f"only {typeset} mjx-container elements on the chapter"
-    # The defining equation of the chapter is rendered, not left as TeX source.
+    # The math written in the chapter (span.math) is rendered, not left as TeX source.
     assert page.locator("span.math mjx-container").count() > 10
     assert page.locator("mjx-merror").count() == 0, "MathJax reported TeX errors"
 
@@ -190,6 +193,7 @@ def test_interview_answer_opens_when_its_question_is_clicked(page):
     assert cards.count() >= 3, "the interview card has no sphinx-design dropdown questions"
     card = cards.filter(has=page.locator("summary", has_text="√d_k")).first
     answer = card.locator("p", has_text="variance").first
+    assert answer.count() == 1, "the √d_k question has no answer mentioning the variance"
     assert card.evaluate("d => d.open") is False
     assert answer.is_hidden(), "the answer is visible before its question is clicked"
 
@@ -245,3 +249,44 @@ def test_bibliography_lists_attention_is_all_you_need(page):
     matches = [e for e in entries if re.search(r"attention is all you need", e, re.IGNORECASE)]
     assert matches, "no entry for 'Attention Is All You Need'"
     assert "Vaswani" in matches[0]
+
+
+def test_qa_bank_tag_filter_shows_only_questions_with_that_tag(page):
+    page.goto(QA_BANK, wait_until="load")
+    items = page.locator(".llmnotes-bank-item")
+    total = items.count()
+    assert total >= 5
+    assert page.locator(".llmnotes-tag-count").inner_text() == f"{total} of {total} questions shown"
+    # Take the tag off the first question, then filter by that tag: it alone must disappear.
+    page.evaluate("document.querySelector('.llmnotes-bank-item').classList.remove('llmnotes-tag-attention')")
+    page.click('.llmnotes-tag-filter button[data-tag="attention"]')
+    assert page.locator('.llmnotes-tag-filter button[data-tag="attention"]').get_attribute("aria-pressed") == "true"
+    assert page.locator(".llmnotes-tag-count").inner_text() == f"{total - 1} of {total} questions shown"
+    assert items.first.is_hidden() and items.nth(1).is_visible()
+    page.click('.llmnotes-tag-filter button[data-tag="all"]')
+    assert items.first.is_visible()
+
+
+def test_qa_bank_answers_link_to_their_chapter(page):
+    page.goto(QA_BANK, wait_until="load")
+    first = page.locator(".llmnotes-bank-item").first
+    first.locator("summary").click()
+    link = first.locator("a.reference", has_text="Attention Is All You Need")
+    assert link.is_visible()
+    assert link.get_attribute("href").endswith("classics/transformer.html")
+
+
+def test_cheat_sheet_shows_each_paper_summary_and_contributions(page):
+    page.goto(CHEAT_SHEET, wait_until="load")
+    text = page.locator("article").inner_text()
+    assert "Attention Is All You Need" in text
+    assert "5-minute summary" in text and "Three contributions" in text and "Deep detail" in text
+
+
+def test_chapter_term_links_open_the_glossary_entry(page):
+    page.goto(CHAPTER, wait_until="load")
+    link = page.locator('a.reference[href*="glossary.html#term-"]', has_text="causal mask").first
+    link.click()
+    page.wait_for_url(re.compile(r".*/glossary\.html#term-Causal-mask$"))
+    entry = page.locator("dt#term-Causal-mask + dd")
+    assert "因果掩码" in entry.inner_text()

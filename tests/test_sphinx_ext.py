@@ -64,7 +64,9 @@ def test_cards_render_into_the_chapter_and_ledger(tmp_path):
     assert "Attention Is All You Need" in chapter and "Łukasz Kaiser" in chapter
     assert chapter.count("llmnotes-qa") >= len(CARD["questions"])
     ledger = (tmp_path / "_build" / "book" / "claims.html").read_text(encoding="utf-8")
-    assert "transformer/toy-translation" in ledger and "REPRODUCED" in ledger
+    assert "```" not in ledger, "directive markup leaked into the page as text"
+    assert "<table" in ledger and "<code class=\"docutils literal notranslate\"><span class=\"pre\">transformer/toy-translation" in ledger
+    assert "<td><p>REPRODUCED</p></td>" in ledger
 
 
 def test_bad_card_fails_the_build_naming_the_field(tmp_path):
@@ -97,11 +99,11 @@ def test_mathjax_is_served_locally(tmp_path):
 def test_study_pages_render_every_question_summary_and_term(tmp_path):
     assert build(make_book(tmp_path)).returncode == 0
     bank = (tmp_path / "_build" / "qa-bank.html").read_text(encoding="utf-8")
-    assert bank.count("llmnotes-bank-item") == len(CARD["questions"])
+    assert bank.count("llmnotes-bank-item") == len(CARD["questions"]) and "```" not in bank
     assert all(f"llmnotes-tag-{tag}" in bank for tag in CARD["tags"])
     assert 'data-tag="attention"' in bank and "llmnotes.js" in bank
     sheet = (tmp_path / "_build" / "cheatsheet.html").read_text(encoding="utf-8")
-    assert "5-minute summary" in sheet and "Deep detail" in sheet
+    assert "5-minute summary" in sheet and "Deep detail" in sheet and "```" not in sheet
     glossary = (tmp_path / "_build" / "glossary.html").read_text(encoding="utf-8")
     assert "因果掩码" in glossary and 'id="term-Causal-mask"' in glossary
 

@@ -65,6 +65,12 @@ class BookDirective(SphinxDirective):
         raise NotImplementedError
 
 
+def rubric(text: str, css_class: str = "") -> list[str]:
+    """A rubric (an unnumbered heading) in MyST. Tilde fences, because a backtick fence
+    cannot carry backticks (a {doc} role, say) in its opening line."""
+    return [f"~~~{{rubric}} {text}", *([f":class: {css_class}"] if css_class else []), "~~~"]
+
+
 def question_lines(question: Question, extra: str = "", classes: str = "") -> list[str]:
     """One Q&A as a folded sphinx-design dropdown (the answer opens on click)."""
     return [
@@ -113,13 +119,12 @@ class InterviewCard(BookDirective):
 
     def render(self) -> list[str]:
         card = self.card(self.arguments[0])
-        lines = ["```{rubric} 5-minute summary", "```", card.summary, "",
-                 "```{rubric} Three contributions", "```"]
+        lines = [*rubric("5-minute summary"), card.summary, "", *rubric("Three contributions")]
         lines += [f"{i}. {c}" for i, c in enumerate(card.contributions, 1)] + [""]
-        lines += ["```{rubric} Interview questions (click a question to see the answer)", "```"]
+        lines += rubric("Interview questions (click a question to see the answer)")
         for question in card.questions:
             lines += question_lines(question)
-        lines += ["```{rubric} Deep detail", "```", card.deep_detail, ""]
+        lines += [*rubric("Deep detail"), card.deep_detail, ""]
         return lines
 
 
@@ -133,7 +138,7 @@ class ClaimsLedger(BookDirective):
             notebook_path = self.root() / card.chapter
             self.env.note_dependency(str(notebook_path))
             measured = {r.id: r for r in stored_claim_lines(read(notebook_path))}
-            lines += [f"```{{rubric}} {{doc}}`/{card.docname}`", "```",
+            lines += [*rubric(f"{{doc}}`/{card.docname}`"),
                       "```{list-table}", ":header-rows: 1", ":class: llmnotes-ledger",
                       ":widths: 20 38 10 10 12 10", "",
                       "* - Claim", "  - What the paper says", "  - Status", "  - Measured",

@@ -21,7 +21,7 @@ from docutils import nodes
 from llmnotes.bibliography import load_bib, reference
 from llmnotes.cards import load_cards
 from llmnotes.glossary import load_glossary
-from llmnotes.sphinx_ext import BookDirective, question_lines
+from llmnotes.sphinx_ext import BookDirective, question_lines, rubric
 
 PART_TITLES = {"classics": "Classic papers (经典论文)", "technical": "Technical papers (技术论文)"}
 
@@ -47,10 +47,9 @@ class QABank(BookDirective):
             lines += [f"* - {{doc}}`/{card.docname}`", f"  - {len(card.questions)}"]
         lines += ["```", ""]
         for part, group in groupby(cards, key=lambda c: c.part):
-            lines += [f"```{{rubric}} {PART_TITLES.get(part, part)}", ":class: llmnotes-bank-part", "```"]
+            lines += rubric(PART_TITLES.get(part, part), "llmnotes-bank-part")
             for card in group:
-                lines += [f"```{{rubric}} {_title(self, card.key)} ({len(card.questions)} questions)",
-                          ":class: llmnotes-bank-chapter", "```",
+                lines += [*rubric(f"{_title(self, card.key)} ({len(card.questions)} questions)", "llmnotes-bank-chapter"),
                           "Tags: " + " ".join(f"{{bdg-secondary}}`{t}`" for t in card.tags), ""]
                 classes = " ".join(["llmnotes-bank-item", *(f"llmnotes-tag-{t}" for t in card.tags)])
                 for question in card.questions:
@@ -79,7 +78,7 @@ class CheatSheet(BookDirective):
         self.env.note_dependency(str(self.papers()))
         lines = []
         for card in load_cards(self.papers()):
-            lines += [f"```{{rubric}} {_title(self, card.key)}", ":class: llmnotes-sheet-title", "```",
+            lines += [*rubric(_title(self, card.key), "llmnotes-sheet-title"),
                       f"{{cite:t}}`{card.key}` · {{doc}}`chapter </{card.docname}>`", "",
                       f"**5-minute summary.** {card.summary}", "", "**Three contributions.**", ""]
             lines += [f"{i}. {c}" for i, c in enumerate(card.contributions, 1)]
