@@ -78,6 +78,16 @@ def _text(data: dict, field: str, fail) -> str:
     return value.strip()
 
 
+def read_yaml(path: Path, error: type[ValueError], what: str) -> object:
+    """Parse a YAML file, raising ``error`` that names the file if it is missing or invalid."""
+    if not path.is_file():
+        raise error(f"{path}: no such {what} file")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as problem:
+        raise error(f"{path}: not valid YAML: {problem}") from None
+
+
 def load_card(path: Path | str) -> Card:
     """Load and validate one card."""
     path = Path(path)
@@ -85,12 +95,7 @@ def load_card(path: Path | str) -> Card:
     def fail(field: str, problem: str):
         raise CardError(f"{path}: field '{field}' {problem}")
 
-    if not path.is_file():
-        raise CardError(f"{path}: no such card file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise CardError(f"{path}: not valid YAML: {error}") from None
+    data = read_yaml(path, CardError, "card")
     if not isinstance(data, dict):
         raise CardError(f"{path}: a card must be a mapping of fields, got {type(data).__name__}")
     unknown = sorted(set(data) - set(FIELDS))

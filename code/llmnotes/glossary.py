@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from llmnotes.cards import read_yaml
 
 FIELDS = ("term", "zh", "definition", "chapter")
 
@@ -34,12 +34,7 @@ class Term:
 def load_glossary(path: Path | str) -> list[Term]:
     """All entries, sorted by English term (case-insensitive)."""
     path = Path(path)
-    if not path.is_file():
-        raise GlossaryError(f"{path}: no such glossary file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise GlossaryError(f"{path}: not valid YAML: {error}") from None
+    data = read_yaml(path, GlossaryError, "glossary")
     if not isinstance(data, list) or not data:
         raise GlossaryError(f"{path}: must be a non-empty list of entries")
     terms = []
