@@ -1,0 +1,73 @@
+import pytest
+import torch
+from torch import nn
+
+from llmnotes import setup
+from llmnotes.gpt import GPT, GPTConfig
+from llmnotes.lora import LoRALinear, apply_lora, lora_parameters, trainable_parameters
+
+
+def test_rank_8_on_4096_square_has_65536_parameters():
+    assert lora_parameters(4096, 4096, 8) == 65_536
+    assert 4096 * 4096 // lora_parameters(4096, 4096, 8) == 256
+
+
+def test_adapter_starts_as_the_pretrained_layer():
+    setup(0)
+    base = nn.Linear(8, 6)
+    x = torch.randn(3, 8)
+    expected = base(x)
+    torch.testing.assert_close(LoRALinear(base, r=2)(x), expected)
+
+
+def test_merged_weights_give_the_same_output():
+    setup(0)
+    layer = LoRALinear(nn.Linear(16, 12), r=4, alpha=8)
+    with torch.no_grad():
+        layer.lora_b.normal_()
+    x = torch.randn(5, 16)
+    before = layer(x)
+    layer.merge()
+    torch.testing.assert_close(layer(x), before, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(layer.base(x), before, atol=1e-5, rtol=1e-5)
+
+
+def test_unmerge_restores_the_pretrained_weight():
+    setup(0)
+    base = nn.Linear(6, 6)
+    original = base.weight.detach().clone()
+    layer = LoRALinear(base, r=2)
+    with torch.no_grad():
+        layer.lora_b.normal_()
+    layer.merge()
+    layer.unmerge()
+    torch.testing.assert_close(base.weight, original)
+
+
+def test_only_the_adapters_train():
+    setup(0)
+    model = GPT(GPTConfig(vocab_size=10, block_size=8, n_layer=2, n_head=2, d_model=16))
+    wrapped = apply_lora(model, ("w_q", "w_v"), r=2)
+    assert wrapped == ["blocks.0.attn.w_q", "blocks.0.attn.w_v", "blocks.1.attn.w_q", "blocks.1.attn.w_v"]
+    assert trainable_parameters(model) == 4 * lora_parameters(16, 16, 2)
+
+
+def test_scaling_is_alpha_over_r():
+    assert LoRALinear(nn.Linear(4, 4), r=2, alpha=16).scaling == 8
+
+
+def test_rank_larger_than_the_weight_is_rejected():
+    with pytest.raises(ValueError, match=r"rank r=5 exceeds min\(d_in, d_out\)=4"):
+        LoRALinear(nn.Linear(4, 4), r=5)
+
+
+def test_typo_in_targets_is_reported():
+    with pytest.raises(ValueError, match=r"no nn.Linear named any of \('wq',\)"):
+        apply_lora(GPT(GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=2, d_model=8)), ("wq",), r=1)
+
+
+def test_double_merge_is_rejected():
+    layer = LoRALinear(nn.Linear(4, 4), r=1)
+    layer.merge()
+    with pytest.raises(ValueError, match="already merged"):
+        layer.merge()
