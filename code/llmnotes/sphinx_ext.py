@@ -128,6 +128,14 @@ class InterviewCard(BookDirective):
         return lines
 
 
+def _criterion(result) -> str:
+    """``(==, rel_tol=0.05)`` with expect 1 reads as ``= 1 (rel_tol=0.05)``; ``>=`` as ``>= 0.9``."""
+    comparison, _, tolerances = result.criterion.partition(", ")
+    if comparison == "==":
+        return f"= {result.expect} ({tolerances})"
+    return f"{comparison} {result.expect}"
+
+
 class ClaimsLedger(BookDirective):
     """Every claim of every card, with the measurement stored in its executed chapter."""
 
@@ -149,7 +157,7 @@ class ClaimsLedger(BookDirective):
                                     f"measurement in {card.chapter}; re-execute the chapter")
                 result = measured[claim.id]
                 lines += [f"* - `{claim.id}`", f"  - {claim.statement}", f"  - {result.status}",
-                          f"  - {result.measured}", f"  - {result.criterion} {result.expect}",
+                          f"  - {result.measured}", f"  - {_criterion(result)}",
                           f"  - {result.note or '—'}"]
             lines += ["```", ""]
         return lines
