@@ -40,8 +40,9 @@ def make_book(tmp_path: Path, card: dict | None = None, claim_output: str | None
     nbformat.write(notebook, tmp_path / "book" / "classics" / "transformer.ipynb")
     (tmp_path / "book" / "claims.md").write_text("# Claims\n\n```{claims-ledger}\n```\n", encoding="utf-8")
     (tmp_path / "bibliography.md").write_text("# Bibliography\n\n```{bibliography}\n:all:\n```\n", encoding="utf-8")
-    (tmp_path / "book" / "glossary.yml").write_text((ROOT / "book" / "glossary.yml").read_text(encoding="utf-8"),
-                                                   encoding="utf-8")
+    entries = [e for e in yaml.safe_load((ROOT / "book" / "glossary.yml").read_text(encoding="utf-8"))
+               if e["chapter"] == "book/classics/transformer.ipynb"]  # the only chapter of this book
+    (tmp_path / "book" / "glossary.yml").write_text(yaml.safe_dump(entries, allow_unicode=True), encoding="utf-8")
     pages = {"glossary": "```{glossary-table} book/glossary.yml\n```", "qa-bank": "```{qa-bank}\n```",
              "cheatsheet": "```{cheat-sheet}\n```"}
     for name, body in pages.items():
