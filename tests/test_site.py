@@ -257,12 +257,16 @@ def test_qa_bank_tag_filter_shows_only_questions_with_that_tag(page):
     total = items.count()
     assert total >= 5
     assert page.locator(".llmnotes-tag-count").inner_text() == f"{total} of {total} questions shown"
-    # Take the tag off the first question, then filter by that tag: it alone must disappear.
+    tagged = page.locator(".llmnotes-bank-item.llmnotes-tag-attention").count()
+    assert 0 < tagged < total, "the real book's cards carry different tags"
+    # Take the tag off the first question, then filter by that tag: it must disappear too.
     page.evaluate("document.querySelector('.llmnotes-bank-item').classList.remove('llmnotes-tag-attention')")
     page.click('.llmnotes-tag-filter button[data-tag="attention"]')
     assert page.locator('.llmnotes-tag-filter button[data-tag="attention"]').get_attribute("aria-pressed") == "true"
-    assert page.locator(".llmnotes-tag-count").inner_text() == f"{total - 1} of {total} questions shown"
+    assert page.locator(".llmnotes-tag-count").inner_text() == f"{tagged - 1} of {total} questions shown"
     assert items.first.is_hidden() and items.nth(1).is_visible()
+    hidden = [i for i in range(total) if items.nth(i).is_hidden()]
+    assert len(hidden) == total - tagged + 1
     page.click('.llmnotes-tag-filter button[data-tag="all"]')
     assert items.first.is_visible()
 
