@@ -25,6 +25,7 @@ from pathlib import Path
 
 from docutils import nodes
 from docutils.statemachine import StringList
+from pybtex.database import BibliographyData
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
@@ -49,6 +50,16 @@ class BookDirective(SphinxDirective):
         path = self.papers() / f"{key}.yml"
         self.env.note_dependency(str(path))
         return load_card(path)
+
+    def cards(self) -> list[Card]:
+        """Every card, in book order; the page is rebuilt when papers/ changes."""
+        self.env.note_dependency(str(self.papers()))
+        return load_cards(self.papers())
+
+    def bib(self) -> BibliographyData:
+        path = self.papers() / "references.bib"
+        self.env.note_dependency(str(path))
+        return load_bib(path)
 
     def parse(self, lines: list[str]) -> list[nodes.Node]:
         container = nodes.container(classes=[f"llmnotes-{self.name}"])
@@ -94,9 +105,7 @@ class PaperInfo(BookDirective):
     def render(self) -> list[str]:
         key = self.arguments[0]
         card = self.card(key)
-        bib_path = self.papers() / "references.bib"
-        self.env.note_dependency(str(bib_path))
-        ref = reference(load_bib(bib_path), key)
+        ref = reference(self.bib(), key)
         link = f"[{ref.url}]({ref.url})" if ref.url else "—"
         return [
             "```{admonition} Basic info",
@@ -140,9 +149,8 @@ class ClaimsLedger(BookDirective):
     """Every claim of every card, with the measurement stored in its executed chapter."""
 
     def render(self) -> list[str]:
-        self.env.note_dependency(str(self.papers()))
         lines = []
-        for card in load_cards(self.papers()):
+        for card in self.cards():
             notebook_path = self.root() / card.chapter
             self.env.note_dependency(str(notebook_path))
             measured = {r.id: r for r in stored_claim_lines(read(notebook_path))}

@@ -16,31 +16,22 @@ import html
 from collections import Counter
 from itertools import groupby
 
-from docutils import nodes
-
-from llmnotes.bibliography import load_bib, reference
-from llmnotes.cards import load_cards
+from llmnotes.bibliography import reference
+from llmnotes.cards import Card
 from llmnotes.glossary import load_glossary
 from llmnotes.sphinx_ext import BookDirective, question_lines, rubric
 
 PART_TITLES = {"classics": "Classic papers (经典论文)", "technical": "Technical papers (技术论文)"}
 
 
-def _title(directive: BookDirective, key: str) -> str:
-    return reference(load_bib(directive.papers() / "references.bib"), key).title
-
-
 class QABank(BookDirective):
     """All Q&A, grouped by part and chapter, each tagged for the client-side filter."""
 
-    def cards(self):
-        self.env.note_dependency(str(self.papers()))
-        return load_cards(self.papers())
-
     def render(self) -> list[str]:
-        cards = self.cards()
+        cards, bib = self.cards(), self.bib()
         total = sum(len(c.questions) for c in cards)
-        lines = [f"{total} questions from {len(cards)} paper{'s' if len(cards) != 1 else ''}.", "",
+        lines = [*_filter_bar(cards, total), "",
+                 f"{total} questions from {len(cards)} paper{'s' if len(cards) != 1 else ''}.", "",
                  "```{list-table} Questions per chapter", ":header-rows: 1", "",
                  "* - Chapter", "  - Questions"]
         for card in cards:
@@ -49,7 +40,8 @@ class QABank(BookDirective):
         for part, group in groupby(cards, key=lambda c: c.part):
             lines += rubric(PART_TITLES.get(part, part), "llmnotes-bank-part")
             for card in group:
-                lines += [*rubric(f"{_title(self, card.key)} ({len(card.questions)} questions)", "llmnotes-bank-chapter"),
+                title = reference(bib, card.key).title
+                lines += [*rubric(f"{title} ({len(card.questions)} questions)", "llmnotes-bank-chapter"),
                           "Tags: " + " ".join(f"{{bdg-secondary}}`{t}`" for t in card.tags), ""]
                 classes = " ".join(["llmnotes-bank-item", *(f"llmnotes-tag-{t}" for t in card.tags)])
                 for question in card.questions:
@@ -57,28 +49,28 @@ class QABank(BookDirective):
                                             classes=classes)
         return lines
 
-    def run(self) -> list[nodes.Node]:
-        result = super().run()
-        cards = self.cards()
-        tags = Counter(t for card in cards for t in card.tags for _ in card.questions)
-        buttons = ['<button type="button" class="sd-btn sd-btn-outline-primary active" data-tag="all">'
-                   f'all ({sum(len(card.questions) for card in cards)})</button>']
-        buttons += [f'<button type="button" class="sd-btn sd-btn-outline-primary" data-tag="{html.escape(t)}">'
-                    f'{html.escape(t)} ({n})</button>' for t, n in sorted(tags.items())]
-        bar = ('<div class="llmnotes-tag-filter" role="toolbar" aria-label="Filter questions by tag">'
-               '<span>Filter by tag:</span> ' + " ".join(buttons) +
-               ' <span class="llmnotes-tag-count" aria-live="polite"></span></div>')
-        return [nodes.raw("", bar, format="html"), *result]
+
+def _filter_bar(cards: list[Card], total: int) -> list[str]:
+    """The tag buttons (a raw HTML block) that static/llmnotes.js wires up."""
+    tags = Counter(t for card in cards for t in card.tags for _ in card.questions)
+    buttons = ['<button type="button" class="sd-btn sd-btn-outline-primary active" data-tag="all">'
+               f'all ({total})</button>']
+    buttons += [f'<button type="button" class="sd-btn sd-btn-outline-primary" data-tag="{html.escape(t)}">'
+                f'{html.escape(t)} ({n})</button>' for t, n in sorted(tags.items())]
+    return ["```{raw} html",
+            '<div class="llmnotes-tag-filter" role="toolbar" aria-label="Filter questions by tag">'
+            '<span>Filter by tag:</span> ' + " ".join(buttons) +
+            ' <span class="llmnotes-tag-count" aria-live="polite"></span></div>', "```"]
 
 
 class CheatSheet(BookDirective):
     """Each paper's summary, three contributions and deep detail, in book order."""
 
     def render(self) -> list[str]:
-        self.env.note_dependency(str(self.papers()))
+        bib = self.bib()
         lines = []
-        for card in load_cards(self.papers()):
-            lines += [*rubric(_title(self, card.key), "llmnotes-sheet-title"),
+        for card in self.cards():
+            lines += [*rubric(reference(bib, card.key).title, "llmnotes-sheet-title"),
                       f"{{cite:t}}`{card.key}` · {{doc}}`chapter </{card.docname}>`", "",
                       f"**5-minute summary.** {card.summary}", "", "**Three contributions.**", ""]
             lines += [f"{i}. {c}" for i, c in enumerate(card.contributions, 1)]
