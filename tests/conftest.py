@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 
-def _questions(key: str, count: int = 5) -> list[dict[str, str]]:
+def _questions(key: str, count: int = 6) -> list[dict[str, str]]:
     """``count`` distinct questions whose text names the paper ``key``."""
     return [{"q": f"{key} question {i}?", "q_zh": f"{key} 问题 {i}?", "a": f"{key} answer {i}."}
             for i in range(1, count + 1)]
@@ -30,6 +30,7 @@ def write_card(tmp_path):
             "questions": questions if questions is not None else _questions(key),
             "claims": [{"id": f"{slug}/result", "statement": "It works."}],
             "tags": list(tags),
+            "code": ["llmnotes.nn.attention"],
         }
         path = papers / f"{key}.yml"
         path.write_text(yaml.safe_dump(card, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -43,7 +44,7 @@ def study_book(tmp_path, write_card) -> Path:
     """Two cards whose book order (from ``_toc.yml``) is the reverse of their key order.
 
     vaswani2017 (tags attention, architecture) comes first, then kaplan2020 (tag scaling);
-    five questions each. Returns the papers folder.
+    six questions each. Returns the papers folder.
     """
     write_card("vaswani2017", "book/classics/transformer.ipynb", tags=("attention", "architecture"))
     write_card("kaplan2020", "book/method/scaling.ipynb", tags=("scaling",))

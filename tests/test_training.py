@@ -1,8 +1,9 @@
 import pytest
 import torch
-
 from llmnotes import setup
-from llmnotes.training import adam_state_bytes, random_batches, train, warmup_inverse_sqrt, warmup_linear_decay
+from llmnotes.analysis.memory import adam_state_bytes
+from llmnotes.data.batches import random_batches
+from llmnotes.training import train, warmup_inverse_sqrt, warmup_linear_decay
 
 
 def test_inverse_sqrt_schedule_peaks_at_warmup():

@@ -1,11 +1,14 @@
-"""Learning-rate schedules and a small training loop with a progress bar."""
+"""The training loop (Adam, a learning rate per step, a progress bar), its schedules, and evaluation."""
 from __future__ import annotations
 
-import copy
+import os
 from typing import Callable, Iterator
 
 import torch
 from tqdm import tqdm
+
+from llmnotes.checks import positive_int
+from llmnotes.data.batches import lm_batches
 
 
 def warmup_inverse_sqrt(step: int, d_model: int, warmup: int) -> float:
@@ -43,14 +46,15 @@ def train(
     """Adam with the paper's betas and eps (Section 5.3) and a per-step learning rate.
 
     ``loss_fn(model, batch)`` returns a scalar loss. Returns the loss of every step. The bar
-    shows the running loss; pass ``progress=False`` to hide it.
+    shows the running loss; pass ``progress=False`` to hide it (``LLMNOTES_PROGRESS=0`` in the
+    environment hides every bar: the tests and stored notebooks compare results, not timings).
     """
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
+    positive_int("steps", steps)
     optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=betas, eps=eps)
     model.train()
     losses = []
-    bar = tqdm(range(1, steps + 1), desc=desc, disable=not progress, mininterval=5.0)
+    hidden = not progress or os.environ.get("LLMNOTES_PROGRESS") == "0"
+    bar = tqdm(range(1, steps + 1), desc=desc, disable=hidden, mininterval=5.0)
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = lr(step)
@@ -71,28 +75,15 @@ def train(
     return losses
 
 
-def random_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-    """Endless random index batches over ``n`` examples (reshuffled every epoch)."""
-    if n < 1 or batch_size < 1:
-        raise ValueError(f"n and batch_size must be >= 1, got {n}, {batch_size}")
-    while True:
-        order = torch.randperm(n, generator=generator)
-        for start in range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size):
-            yield order[start:start + batch_size]
+@torch.no_grad()
+def evaluate_lm(model, data: torch.Tensor, seq_len: int, n_batches: int = 20, batch_size: int = 32,
+                seed: int = 1234) -> float:
+    """Mean cross-entropy (nats per token) of a language model on fixed random windows of ``data``.
 
-
-def adam_state_bytes(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module], torch.Tensor]) -> int:
-    """Bytes of optimizer state that one Adam step allocates for ``model``.
-
-    Adam keeps two moment tensors (and a step counter) for every parameter that receives a
-    gradient; frozen parameters get none. The step is taken on a copy, so ``model`` is left
-    untouched. ``loss_fn(model)`` returns a scalar loss to differentiate.
+    The windows depend only on ``seed``, so two models evaluated with the same seed see the same text.
+    ``model(x, y)`` must return ``(logits, loss)``, as :class:`~llmnotes.models.gpt.GPT` does.
     """
-    model = copy.deepcopy(model)
-    if not any(p.requires_grad for p in model.parameters()):
-        raise ValueError("the model has no trainable parameters")
-    optimizer = torch.optim.Adam(model.parameters())
-    loss_fn(model).backward()
-    optimizer.step()
-    return sum(t.numel() * t.element_size() for state in optimizer.state.values()
-               for t in state.values() if torch.is_tensor(t))
+    model.eval()
+    batches = lm_batches(data, seq_len, batch_size, torch.Generator().manual_seed(seed))
+    losses = [model(x, y)[1].item() for x, y in (next(batches) for _ in range(positive_int("n_batches", n_batches)))]
+    return sum(losses) / len(losses)

@@ -1,0 +1,1 @@
+"""Tiled and fused attention: FlashAttention in PyTorch and as a Triton kernel."""

