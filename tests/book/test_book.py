@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from llmnotes.book import robustness
 from llmnotes.book.bibliography import load_bib
 from llmnotes.book.cards import load_cards, toc_documents
 from llmnotes.book.notebooks import (

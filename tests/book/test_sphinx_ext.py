@@ -4,7 +4,6 @@ import sys
 from pathlib import Path
 
 import nbformat
-import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 

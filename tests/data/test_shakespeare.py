@@ -1,6 +1,6 @@
 import pytest
 import torch
-from llmnotes.data.batches import lm_batches, random_batches
+from llmnotes.data.batches import lm_batches
 from llmnotes.data.shakespeare import play_text, plays, shakespeare
 from llmnotes.tokenizers.char import CharTokenizer
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from llmnotes import setup
 from llmnotes.methods.reward_model import pairwise_accuracy, pairwise_ranking_loss
-from llmnotes.models.gpt import GPT, GPTConfig, ScalarHeadGPT
+from llmnotes.models.gpt import GPTConfig, ScalarHeadGPT
 
 CFG = GPTConfig(vocab_size=12, max_seq_len=14, n_layer=1, n_head=2, d_model=16)
 
