@@ -69,7 +69,7 @@ def train_ratio(nanogpt_path: Path, repeats: int, steps: int) -> tuple[float, fl
     text = shakespeare("comedies")
     chars = CharTokenizer.fit(text)
     data = chars.encode(text)
-    x, y = next(lm_batches(data, CONTEXT, BATCH, experiment("benchmark-batches")))
+    x, y = (t.contiguous() for t in next(lm_batches(data, CONTEXT, BATCH, experiment("benchmark-batches"))))
     experiment("benchmark-ours")
     ours = GPT(GPTConfig(vocab_size=chars.vocab_size, max_seq_len=CONTEXT, n_layer=LAYERS, n_head=HEADS, d_model=WIDTH))
     experiment("benchmark-nanogpt")
