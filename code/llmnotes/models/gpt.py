@@ -22,7 +22,7 @@ from llmnotes.checks import (
     probability,
     token_ids,
 )
-from llmnotes.models.base import Model, init_normal
+from llmnotes.models.base import Decoder, Model, init_normal
 from llmnotes.nn.attention import causal_mask
 from llmnotes.nn.block import TransformerBlock
 from llmnotes.nn.feedforward import ACTIVATIONS
@@ -51,7 +51,7 @@ class GPTConfig:
         one_of("GPTConfig.activation", self.activation, ACTIVATIONS)
 
 
-class GPT(Model):
+class GPT(Decoder):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.cfg = cfg
@@ -65,13 +65,6 @@ class GPT(Model):
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.head.weight = self.tok_emb.weight                    # weight tying (Press & Wolf, 2017)
         self.apply(init_normal)
-
-    @property
-    def max_seq_len(self) -> int:
-        return self.cfg.max_seq_len
-
-    def new_cache(self) -> KVCache:
-        return KVCache(self.cfg.n_layer)
 
     def hidden(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """Final-layer states (after the last LayerNorm), ``(B, T, d_model)``."""

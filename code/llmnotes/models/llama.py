@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from llmnotes.checks import divides, positive, positive_fields, token_ids
-from llmnotes.models.base import Model, init_normal
+from llmnotes.models.base import Decoder, init_normal
 from llmnotes.nn.attention import MultiHeadAttention, causal_mask
 from llmnotes.nn.feedforward import SwiGLU, ffn_hidden_size
 from llmnotes.nn.kv_cache import KVCache, LayerCache
@@ -82,7 +82,7 @@ class LlamaBlock(nn.Module):
         return h + self.ffn(self.ffn_norm(h))
 
 
-class Llama(Model):
+class Llama(Decoder):
     """Token embedding → ``n_layer`` :class:`LlamaBlock` → RMSNorm → output projection.
 
     No position embedding: positions enter only through the rotary q/k rotation.
@@ -104,13 +104,6 @@ class Llama(Model):
         """The rotary angles ``(max_seq_len, d_head/2)``, as non-persistent buffers."""
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
-
-    @property
-    def max_seq_len(self) -> int:
-        return self.cfg.max_seq_len
-
-    def new_cache(self) -> KVCache:
-        return KVCache(self.cfg.n_layer)
 
     def hidden(self, ids: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """Final-layer states (after the last RMSNorm), ``(B, T, d_model)``; see :meth:`forward`."""
