@@ -22,6 +22,15 @@ REQUIRED = [
     ("ouyang2022training", "how a reward model is trained", r"reward model"),
     ("touvron2023llama", "why LLaMA beats larger GPT-3 models", r"LLaMA.*GPT-3"),
     ("hoffmann2022training", "what the Chinchilla law changed", r"Chinchilla"),
+    ("chen1999empirical", "why n-gram models need smoothing", r"smoothing"),
+    ("chen1999empirical", "what perplexity is", r"perplexity"),
+    ("mikolov2010recurrent", "why RNN gradients vanish", r"vanishing"),
+    ("mikolov2010recurrent", "how the LSTM fixes it", r"LSTM"),
+    ("ba2016layer", "LayerNorm vs BatchNorm", r"LayerNorm.*BatchNorm"),
+    ("ba2016layer", "Pre-LN vs Post-LN", r"Pre-LN"),
+    ("ba2016layer", "why residual connections help", r"residual"),
+    ("geva2021transformer", "what the FFN does", r"feed-forward"),
+    ("gu2023mamba", "why attention is quadratic", r"quadratic"),
 ]
 
 

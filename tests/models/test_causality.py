@@ -5,6 +5,7 @@ from llmnotes import setup
 from llmnotes.models.bert import BERT, BertConfig
 from llmnotes.models.gpt import GPT, GPTConfig, ScalarHeadGPT
 from llmnotes.models.llama import Llama, LlamaConfig
+from llmnotes.models.mamba import Mamba, MambaConfig
 from llmnotes.models.transformer import Transformer, TransformerConfig
 
 VOCAB, T, CUT = 13, 10, 6
@@ -25,6 +26,8 @@ MODELS = {
                                                                  d_model=16))),
     "bert-causal": lambda: (lambda m: lambda ids: m(ids, causal=True))(
         BERT(BertConfig(vocab_size=VOCAB, max_seq_len=16, n_layer=2, n_head=2, d_model=16, dropout=0.0))),
+    "mamba": lambda: Mamba(MambaConfig(vocab_size=VOCAB, n_layer=2, d_model=16, d_state=4)),
+    "mamba-lti": lambda: Mamba(MambaConfig(vocab_size=VOCAB, n_layer=2, d_model=16, d_state=4, ssm="lti")),
     "transformer-decoder": lambda: (lambda m: lambda ids: m(torch.randint(3, VOCAB, (1, 5), generator=torch.Generator().manual_seed(1)), ids))(
         Transformer(TransformerConfig(src_vocab=VOCAB, tgt_vocab=VOCAB, d_model=16, n_head=2, d_ff=32,
                                       n_encoder_layers=1, n_decoder_layers=1, dropout=0.0, max_seq_len=16))),
