@@ -208,7 +208,11 @@ def test_chapter_figures_are_numbered_and_referenced(page):
     page.goto(CHAPTER)
     numbers = [text.strip() for text in page.locator("figcaption span.caption-number").all_inner_texts()]
     assert len(numbers) >= 4, f"figure captions: {numbers}"
-    assert numbers == [f"Fig. {i}" for i in range(1, len(numbers) + 1)], numbers
+    chapter = re.fullmatch(r"Fig\. (\d+)\.1", numbers[0])
+    assert chapter, f"the first figure of a chapter is Fig. <chapter>.1, got {numbers[0]!r}"
+    title = page.locator("article h1").first.inner_text()
+    assert title.startswith(f"{chapter[1]}. "), f"figures are numbered in chapter {chapter[1]}, the title is {title!r}"
+    assert numbers == [f"Fig. {chapter[1]}.{i}" for i in range(1, len(numbers) + 1)], numbers
     references = [text.strip() for text in page.locator("article a.reference").all_inner_texts()
                   if text.strip().startswith("Fig.")]
     assert references, "no in-text link to a figure"
@@ -259,23 +263,26 @@ def test_qa_bank_tag_filter_shows_only_questions_with_that_tag(page):
     assert page.locator(".llmnotes-tag-count").inner_text() == f"{total} of {total} questions shown"
     tagged = page.locator(".llmnotes-bank-item.llmnotes-tag-attention").count()
     assert 0 < tagged < total, "the real book's cards carry different tags"
-    # Take the tag off the first question, then filter by that tag: it must disappear too.
-    page.evaluate("document.querySelector('.llmnotes-bank-item').classList.remove('llmnotes-tag-attention')")
+    # Take the tag off the first "attention" question, then filter by that tag: it must disappear too.
+    page.evaluate("""document.querySelectorAll('.llmnotes-bank-item.llmnotes-tag-attention').forEach((item, i) => {
+        if (i < 2) item.dataset.probe = String(i); })""")
+    first, second = "[data-probe='0']", "[data-probe='1']"
+    page.evaluate(f"document.querySelector(\"{first}\").classList.remove('llmnotes-tag-attention')")
     page.click('.llmnotes-tag-filter button[data-tag="attention"]')
     assert page.locator('.llmnotes-tag-filter button[data-tag="attention"]').get_attribute("aria-pressed") == "true"
     assert page.locator(".llmnotes-tag-count").inner_text() == f"{tagged - 1} of {total} questions shown"
-    assert items.first.is_hidden() and items.nth(1).is_visible()
+    assert page.locator(first).is_hidden() and page.locator(second).is_visible()
     hidden = [i for i in range(total) if items.nth(i).is_hidden()]
     assert len(hidden) == total - tagged + 1
     page.click('.llmnotes-tag-filter button[data-tag="all"]')
-    assert items.first.is_visible()
+    assert page.locator(first).is_visible()
 
 
 def test_qa_bank_answers_link_to_their_chapter(page):
     page.goto(QA_BANK, wait_until="load")
-    first = page.locator(".llmnotes-bank-item").first
-    first.locator("summary").click()
-    link = first.locator("a.reference", has_text="Attention Is All You Need")
+    item = page.locator(".llmnotes-bank-item", has_text="√d_k").first
+    item.locator("summary").click()
+    link = item.locator("a.reference", has_text="Attention Is All You Need")
     assert link.is_visible()
     assert link.get_attribute("href").endswith("classics/transformer.html")
 
