@@ -63,3 +63,10 @@ class KVCache:
         for mine, theirs in zip(self.layers, new.layers):
             theirs.k, theirs.v = mine.k, mine.v
         return new
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        """Keep, in place, cache row ``rows[i]`` as row ``i`` (beam search: each surviving beam
+        continues the prefix of the beam it came from). A cache of batch 1 is broadcast."""
+        for layer in self.layers:
+            if layer.k is not None:
+                layer.k, layer.v = layer.k.index_select(0, rows), layer.v.index_select(0, rows)
