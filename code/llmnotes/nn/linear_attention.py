@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llmnotes.checks import divides, number, positive, positive_int
+from llmnotes.nn.attention import causal_mask
 
 
 def elu_feature_map(x: torch.Tensor) -> torch.Tensor:
@@ -47,8 +48,7 @@ def causal_linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, e
     _check_qkv(q, k, v)
     number("eps", eps, low=0.0)
     fq, fk = elu_feature_map(q), elu_feature_map(k)                  # (..., T, d_k), φ > 0
-    t = q.shape[-2]
-    mask = torch.ones(t, t, dtype=torch.bool, device=q.device).tril()
+    mask = causal_mask(q.shape[-2], q.device)                         # (T, T)
     sim = (fq @ fk.transpose(-2, -1)).masked_fill(~mask, 0.0)         # (..., T, T): φ(q_i)ᵀφ(k_j), j ≤ i
     return (sim @ v) / (sim.sum(-1, keepdim=True) + eps)              # (..., T, d_v)
 
