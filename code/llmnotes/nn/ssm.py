@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llmnotes.checks import one_of, positive, positive_int
+from llmnotes.nn.attention import causal_mask
 
 
 def _check_scan(x: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor) -> None:
@@ -133,7 +134,7 @@ def selective_scan(x: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: tor
         n = la.shape[1]
         cum = la.cumsum(1)                                                          # (B, L, d, N): L_t
         diff = cum.unsqueeze(2) - cum.unsqueeze(1)                                  # (B, L_t, L_s, d, N): L_t - L_s
-        causal = torch.ones(n, n, dtype=torch.bool, device=x.device).tril()[:, :, None, None]
+        causal = causal_mask(n, x.device)[:, :, None, None]                          # (L_t, L_s, 1, 1)
         weights = torch.exp(diff.masked_fill(~causal, float("-inf")))               # 0 above the diagonal
         hs = (weights * uc.unsqueeze(1)).sum(2) + torch.exp(cum) * h.unsqueeze(1)   # (B, L, d, N): every h_t
         ys.append((hs * c[:, start:start + chunk]).sum(-1))                         # (B, L, d)
