@@ -24,6 +24,7 @@ REQUIRED = [
     ("hoffmann2022training", "what the Chinchilla law changed", r"Chinchilla"),
     ("chen1999empirical", "why n-gram models need smoothing", r"smoothing"),
     ("chen1999empirical", "what perplexity is", r"perplexity"),
+    ("bahdanau2015neural", "what the fixed-length bottleneck is", r"fixed-length bottleneck"),
     ("mikolov2010recurrent", "why RNN gradients vanish", r"vanishing"),
     ("mikolov2010recurrent", "how the LSTM fixes it", r"LSTM"),
     ("ba2016layer", "LayerNorm vs BatchNorm", r"LayerNorm.*BatchNorm"),
