@@ -25,6 +25,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from llmnotes.checks import one_of, positive_fields, shape, token_ids
 from llmnotes.models.base import Model
 from llmnotes.nn.additive_attention import AdditiveAttention, DotProductAttention
+from llmnotes.nn.attention import padding_mask
 
 
 @dataclass
@@ -111,7 +112,7 @@ class RNNSearch(Model):
         _check_inputs(self.cfg, src, src_len, tgt_in)
         d = self.cfg.d_model
         h = self.encode(src, src_len)                                    # (B, S, 2d)
-        mask = torch.arange(src.shape[1], device=src.device) < src_len[:, None]   # (B, S), True = real
+        mask = padding_mask(src_len, src.shape[1])[:, 0, 0]               # (B, S), True = a real source token
         projected = self.attention.project_keys(h)                      # (B, S, d_attn): U_a h_j, once
         s = torch.tanh(self.init_state(h[:, 0, d:]))                     # (B, d) from the backward state at j = 1
         y = self.tgt_embed(tgt_in)                                       # (B, T, e)
