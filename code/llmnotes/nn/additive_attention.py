@@ -48,7 +48,7 @@ class _EncoderAttention(nn.Module):
         if mask is not None:
             e = e.masked_fill(~mask, float("-inf"))                # padding: exp(-inf) = 0
         alpha = torch.softmax(e, dim=-1)                           # (B, S), each row sums to 1
-        context = torch.bmm(alpha.unsqueeze(1), keys).squeeze(1)   # (B, d_key)
+        context = (alpha.unsqueeze(-1) * keys).sum(dim=1)          # (B, d_key)
         return context, alpha
 
 
@@ -79,7 +79,7 @@ class AdditiveAttention(_EncoderAttention):
         else:
             shape("projected_keys", projected_keys, (keys.shape[0], keys.shape[1], self.d_attn))
         ws = self.w_a(query).unsqueeze(1)                                     # (B, 1, d_attn)
-        return self.v_a(torch.tanh(ws + projected_keys)).squeeze(-1)          # (B, S)
+        return (torch.tanh(ws + projected_keys) * self.v_a.weight[0]).sum(dim=-1)   # (B, S): v_a^T tanh(.)
 
 
 class DotProductAttention(_EncoderAttention):
@@ -106,4 +106,4 @@ class DotProductAttention(_EncoderAttention):
         if projected_keys is not None:
             raise ValueError("a dot-product score takes no projected_keys")
         q = query if self.w is None else self.w(query)           # (B, d_key)
-        return torch.bmm(keys, q.unsqueeze(-1)).squeeze(-1)      # (B, S)
+        return (keys * q.unsqueeze(1)).sum(dim=-1)               # (B, S): s^T h_j for every j
