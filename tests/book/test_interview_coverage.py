@@ -25,6 +25,8 @@ REQUIRED = [
     ("chen1999empirical", "why n-gram models need smoothing", r"smoothing"),
     ("chen1999empirical", "what perplexity is", r"perplexity"),
     ("bahdanau2015neural", "what the fixed-length bottleneck is", r"fixed-length bottleneck"),
+    ("sennrich2016neural", "how BPE training works", r"BPE training"),
+    ("raffel2020exploring", "why most LLMs are decoder-only", r"decoder-only"),
     ("mikolov2010recurrent", "why RNN gradients vanish", r"vanishing"),
     ("mikolov2010recurrent", "how the LSTM fixes it", r"LSTM"),
     ("ba2016layer", "LayerNorm vs BatchNorm", r"LayerNorm.*BatchNorm"),

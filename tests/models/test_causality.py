@@ -20,6 +20,8 @@ MODELS = {
     "gpt": lambda: GPT(GPTConfig(vocab_size=VOCAB, max_seq_len=16, n_layer=2, n_head=2, d_model=16)),
     "gpt-post-norm": lambda: GPT(GPTConfig(vocab_size=VOCAB, max_seq_len=16, n_layer=2, n_head=2, d_model=16,
                                            pre_norm=False, activation="relu")),
+    "gpt-prefix-lm": lambda: (lambda m: lambda ids: m(ids, prefix=CUT - 2))(
+        GPT(GPTConfig(vocab_size=VOCAB, max_seq_len=16, n_layer=2, n_head=2, d_model=16))),
     "llama-gqa": lambda: Llama(LlamaConfig(vocab_size=VOCAB, max_seq_len=16, n_layer=2, n_head=4, n_kv_head=2,
                                            d_model=32, d_ff=48)),
     "reward-model": lambda: _random_head(ScalarHeadGPT(GPTConfig(vocab_size=VOCAB, max_seq_len=16, n_layer=1, n_head=2,

@@ -99,3 +99,37 @@ def test_scalar_head_starts_at_zero_and_reads_the_last_response_token():
 def test_score_rejects_a_last_index_per_row_of_the_wrong_shape():
     with pytest.raises(ValueError, match=r"last must have shape \(3,\)"):
         ScalarHeadGPT(tiny()).score(torch.zeros(3, 4, dtype=torch.long), torch.zeros(2, dtype=torch.long))
+
+
+def test_prefix_positions_see_later_prefix_tokens_but_not_the_targets():
+    setup(0)
+    model = GPT(tiny()).eval()
+    ids = torch.randint(0, 11, (1, 8))
+    later_prefix, target = ids.clone(), ids.clone()
+    later_prefix[0, 3] = (ids[0, 3] + 1) % 11           # inside the prefix of 4
+    target[0, 4:] = (ids[0, 4:] + 1) % 11               # the targets
+    with torch.no_grad():
+        base = model(ids, prefix=4)
+        assert not torch.allclose(base[:, 0], model(later_prefix, prefix=4)[:, 0])
+        torch.testing.assert_close(base[:, :4], model(target, prefix=4)[:, :4], rtol=0, atol=0)
+
+
+def test_prefix_of_zero_is_the_causal_model():
+    setup(0)
+    model = GPT(tiny()).eval()
+    ids = torch.randint(0, 11, (2, 8))
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids, prefix=0), model(ids))
+
+
+def test_prefix_lm_with_a_cache_equals_the_full_pass():
+    setup(0)
+    model = GPT(tiny()).eval()
+    ids = torch.randint(0, 11, (2, 9))
+    prefix = torch.tensor([3, 5])
+    cache = model.new_cache()
+    with torch.no_grad():
+        full = model(ids, prefix=prefix)
+        first = model(ids[:, :6], cache=cache, prefix=prefix)
+        rest = [model(ids[:, t:t + 1], cache=cache, prefix=prefix) for t in range(6, 9)]
+    torch.testing.assert_close(torch.cat([first, *rest], dim=1), full, atol=1e-5, rtol=1e-5)

@@ -8,6 +8,7 @@ from llmnotes.nn.attention import (
     MultiHeadAttention,
     causal_mask,
     padding_mask,
+    prefix_lm_mask,
     scaled_dot_product_attention,
 )
 from llmnotes.nn.kv_cache import KVCache
@@ -169,3 +170,43 @@ def test_sdpa_rejects_mask_that_does_not_broadcast():
 def test_padding_mask_rejects_length_beyond_sequence():
     with pytest.raises(ValueError, match=r"values in \[1, 4\]"):
         padding_mask(torch.tensor([5]), 4)
+
+
+def test_prefix_lm_mask_is_fully_visible_inside_the_prefix_and_causal_after_it():
+    assert prefix_lm_mask(2, 4).int().tolist() == [[1, 1, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]]
+
+
+def test_prefix_lm_mask_with_no_prefix_is_the_causal_mask_and_with_all_prefix_fully_visible():
+    assert torch.equal(prefix_lm_mask(0, 5), causal_mask(5))
+    assert prefix_lm_mask(5, 5).all()
+
+
+def test_prefix_lm_mask_takes_one_prefix_length_per_sequence():
+    mask = prefix_lm_mask(torch.tensor([0, 3, 5]), 5)
+    assert mask.shape == (3, 1, 5, 5)
+    for row, prefix in zip(mask, (0, 3, 5)):
+        assert torch.equal(row[0], prefix_lm_mask(prefix, 5))
+
+
+def test_prefix_lm_mask_equals_flex_attention_prefix_mask():
+    from torch.nn.attention.flex_attention import create_mask
+    prefix = torch.tensor([0, 2, 7, 9])
+
+    def prefix_lm(b, h, q, k):                        # the prefix-LM mask_mod of torch's flex attention
+        return (k <= q) | (k < prefix[b])
+    reference = create_mask(prefix_lm, 4, 1, 9, 9, device="cpu")
+    assert torch.equal(prefix_lm_mask(prefix, 9), reference)
+
+
+def test_prefix_lm_mask_broadcasts_over_heads_in_attention():
+    q = torch.randn(2, 3, 6, 4)
+    _, w = scaled_dot_product_attention(q, q, q, prefix_lm_mask(torch.tensor([2, 4]), 6))
+    assert torch.all(w[0, :, :2, 2:] == 0) and torch.all(w[0, :, 2:, :2] > 0)
+    assert torch.all(w[1, :, :4, :4] > 0) and torch.all(w[1, :, :4, 4:] == 0)
+
+
+@pytest.mark.parametrize("prefix, message", [(-1, "prefix"), (6, "prefix"), (torch.tensor([1, 7]), "prefix"),
+                                             (torch.tensor([[1]]), "1-D"), (torch.tensor([1.0]), "integer")])
+def test_prefix_lm_mask_rejects_bad_prefix_lengths(prefix, message):
+    with pytest.raises(ValueError, match=message):
+        prefix_lm_mask(prefix, 5)

@@ -23,7 +23,7 @@ from llmnotes.checks import (
     token_ids,
 )
 from llmnotes.models.base import Decoder, Model, init_normal
-from llmnotes.nn.attention import causal_mask
+from llmnotes.nn.attention import causal_mask, prefix_lm_mask
 from llmnotes.nn.block import TransformerBlock
 from llmnotes.nn.feedforward import ACTIVATIONS
 from llmnotes.nn.kv_cache import KVCache
@@ -66,8 +66,15 @@ class GPT(Decoder):
         self.head.weight = self.tok_emb.weight                    # weight tying (Press & Wolf, 2017)
         self.apply(init_normal)
 
-    def hidden(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        """Final-layer states (after the last LayerNorm), ``(B, T, d_model)``."""
+    def hidden(self, idx: torch.Tensor, cache: KVCache | None = None,
+               prefix: int | torch.Tensor | None = None) -> torch.Tensor:
+        """Final-layer states (after the last LayerNorm), ``(B, T, d_model)``.
+
+        Attention is causal; with ``prefix`` (a length, or one per sequence) the first ``prefix``
+        positions see each other in both directions: the prefix LM of Raffel et al. (2020,
+        Section 3.2.1), see :func:`~llmnotes.nn.attention.prefix_lm_mask`. Positions count from
+        the start of the sequence, cached ones included.
+        """
         token_ids("idx", idx, self.cfg.vocab_size)
         start = 0 if cache is None else len(cache)                # positions already cached
         t = idx.shape[1]
@@ -75,14 +82,21 @@ class GPT(Decoder):
             raise ValueError(f"sequence length {start + t} exceeds max_seq_len {self.cfg.max_seq_len}")
         positions = torch.arange(start, start + t, device=idx.device)
         x = self.drop(self.tok_emb(idx) + self.pos_emb(positions))           # (B, T, d_model)
-        mask = causal_mask(t, idx.device, offset=start)                       # (T, start + T)
+        if prefix is None:
+            mask = causal_mask(t, idx.device, offset=start)                   # (T, start + T)
+        else:                                                                 # the rows of the new positions
+            mask = prefix_lm_mask(prefix, start + t, idx.device)[..., start:, :]  # ([B, 1,] T, start + T)
         for i, block in enumerate(self.blocks):
             x = block(x, mask, None if cache is None else cache[i])
         return self.norm(x)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache: KVCache | None = None):
-        """Logits ``(B, T, vocab)``; with ``targets``, also the mean cross-entropy."""
-        logits = self.head(self.hidden(idx, cache))                           # (B, T, vocab)
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache: KVCache | None = None,
+                prefix: int | torch.Tensor | None = None):
+        """Logits ``(B, T, vocab)``; with ``targets``, also the mean cross-entropy.
+
+        ``prefix`` makes the first positions fully visible to each other (see :meth:`hidden`).
+        """
+        logits = self.head(self.hidden(idx, cache, prefix))                   # (B, T, vocab)
         if targets is None:
             return logits
         return logits, F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llmnotes.checks import divides, positive_int, probability
+from llmnotes.checks import divides, non_negative_int, positive_int, probability
 from llmnotes.nn.kv_cache import LayerCache
 from llmnotes.nn.positions import apply_rope
 
@@ -25,6 +25,30 @@ def causal_mask(n: int, device: torch.device | None = None, offset: int = 0) -> 
     """
     positive_int("n", n)
     return torch.ones(n, offset + n, dtype=torch.bool, device=device).tril(offset)
+
+
+def prefix_lm_mask(prefix: int | torch.Tensor, n: int, device: torch.device | None = None) -> torch.Tensor:
+    """"Causal with prefix" (Raffel et al., 2020, Section 3.2.1, Figure 3 right): query i may attend
+    to key j if j <= i (causal) or if j lies in the prefix (j < prefix).
+
+    Inside the prefix attention is therefore fully visible, after it causal. ``prefix`` is one
+    length for every sequence, giving an ``(n, n)`` mask, or a 1-D tensor of per-sequence lengths,
+    giving ``(B, 1, n, n)`` (broadcast over heads). ``prefix = 0`` is :func:`causal_mask`,
+    ``prefix = n`` the fully visible mask of an encoder.
+    """
+    positive_int("n", n)
+    if isinstance(prefix, torch.Tensor):
+        if (prefix.dim() != 1 or prefix.is_floating_point() or prefix.dtype == torch.bool
+                or (prefix < 0).any() or (prefix > n).any()):
+            raise ValueError(f"prefix must be an int or a 1-D integer tensor of lengths in [0, {n}], "
+                             f"got {prefix.tolist() if prefix.dim() == 1 else tuple(prefix.shape)}")
+        device = prefix.device if device is None else device
+        in_prefix = torch.arange(n, device=device) < prefix.to(device)[:, None]          # (B, n) keys
+        return causal_mask(n, device) | in_prefix[:, None, None, :]                      # (B, 1, n, n)
+    non_negative_int("prefix", prefix)
+    if prefix > n:
+        raise ValueError(f"prefix must be in [0, {n}], got {prefix}")
+    return causal_mask(n, device) | (torch.arange(n, device=device) < prefix)           # (n, n)
 
 
 def padding_mask(lengths: torch.Tensor, n: int) -> torch.Tensor:

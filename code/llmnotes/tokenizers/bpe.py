@@ -32,13 +32,36 @@ def bytes_to_unicode() -> dict[int, str]:
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
 
+def apply_merges(parts: list[str], ranks: dict[tuple[str, str], int]) -> list[str]:
+    """Merge adjacent symbols of one word, the pair with the lowest merge rank first (every
+    occurrence of it, left to right), until no adjacent pair has a rank (Sennrich et al., 2016,
+    Section 3.2: "apply the learned operations to merge the characters into larger, known symbols")."""
+    parts = list(parts)
+    while len(parts) > 1:
+        pairs = [(ranks.get(pair, float("inf")), i) for i, pair in enumerate(zip(parts, parts[1:]))]
+        rank, i = min(pairs)
+        if rank == float("inf"):
+            break
+        first, second = parts[i], parts[i + 1]
+        merged, j = [], 0  # merge every occurrence of this pair, left to right
+        while j < len(parts):
+            if j < len(parts) - 1 and parts[j] == first and parts[j + 1] == second:
+                merged.append(first + second)
+                j += 2
+            else:
+                merged.append(parts[j])
+                j += 1
+        parts = merged
+    return parts
+
+
 class Tokenizer:
     """Byte-level BPE: split text into words, map bytes to characters, apply merges by rank.
 
     Special tokens (``<|im_start|>``, ``<|im_end|>``, ...) are matched verbatim before BPE.
     """
 
-    def __init__(self, tokens: list[str], merges: list[str], special: list[int], eos_id: int,
+    def __init__(self, tokens: list[str], merges: list[str], special: list[int] = (), eos_id: int | None = None,
                  chat_system: str | None = None):
         import regex
 
@@ -51,7 +74,8 @@ class Tokenizer:
         self.chat_system = chat_system
         self._words = regex.compile(GPT2_PATTERN)
         self._split_special = regex.compile("(" + "|".join(regex.escape(s) for s in
-                                                           sorted(self.special, key=len, reverse=True)) + ")")
+                                                           sorted(self.special, key=len, reverse=True)) + ")") \
+            if self.special else None
         self._byte_char = bytes_to_unicode()
         self._char_byte = {c: b for b, c in self._byte_char.items()}
         self._cache: dict[str, list[int]] = {}
@@ -60,23 +84,7 @@ class Tokenizer:
         """Merge the characters of one pre-token, lowest merge rank first, until none applies."""
         if word in self._cache:
             return self._cache[word]
-        parts = list(word)
-        while len(parts) > 1:
-            pairs = [(self.ranks.get(pair, float("inf")), i) for i, pair in enumerate(zip(parts, parts[1:]))]
-            rank, i = min(pairs)
-            if rank == float("inf"):
-                break
-            first, second = parts[i], parts[i + 1]
-            merged, j = [], 0  # merge every occurrence of this pair, left to right
-            while j < len(parts):
-                if j < len(parts) - 1 and parts[j] == first and parts[j + 1] == second:
-                    merged.append(first + second)
-                    j += 2
-                else:
-                    merged.append(parts[j])
-                    j += 1
-            parts = merged
-        ids = [self.ids[p] for p in parts]
+        ids = [self.ids[p] for p in apply_merges(list(word), self.ranks)]
         self._cache[word] = ids
         return ids
 
@@ -85,7 +93,8 @@ class Tokenizer:
         if not isinstance(text, str):
             raise ValueError(f"encode expects a str, got {type(text).__name__}")
         ids: list[int] = []
-        for i, chunk in enumerate(self._split_special.split(text)):
+        chunks = self._split_special.split(text) if self._split_special is not None else [text]
+        for i, chunk in enumerate(chunks):
             if i % 2:  # a special token
                 ids.append(self.special[chunk])
                 continue
