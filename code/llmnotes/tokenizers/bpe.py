@@ -32,6 +32,32 @@ def bytes_to_unicode() -> dict[int, str]:
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
 
+def pretokenize(text: str) -> list[str]:
+    """GPT-2's pre-tokens of ``text`` (words with their leading space, numbers, punctuation runs,
+    whitespace), each spelled with one character per UTF-8 byte: ``" the" -> "Ġthe"``."""
+    import regex
+
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a str, got {type(text).__name__}")
+    byte_char = bytes_to_unicode()
+    return ["".join(byte_char[b] for b in piece.encode("utf-8")) for piece in regex.findall(GPT2_PATTERN, text)]
+
+
+def merge_pair(symbols: list, a, b, new) -> list | None:
+    """``symbols`` with every occurrence of the pair ``(a, b)`` replaced by ``new``, left to right and
+    non-overlapping (``a a a`` with ``(a, a)`` gives ``aa a``); ``None`` if the pair is absent."""
+    n, i, out, found = len(symbols), 0, [], False
+    while i < n:
+        if i + 1 < n and symbols[i] == a and symbols[i + 1] == b:
+            out.append(new)
+            i += 2
+            found = True
+        else:
+            out.append(symbols[i])
+            i += 1
+    return out if found else None
+
+
 def apply_merges(parts: list[str], ranks: dict[tuple[str, str], int]) -> list[str]:
     """Merge adjacent symbols of one word, the pair with the lowest merge rank first (every
     occurrence of it, left to right), until no adjacent pair has a rank (Sennrich et al., 2016,
@@ -43,15 +69,7 @@ def apply_merges(parts: list[str], ranks: dict[tuple[str, str], int]) -> list[st
         if rank == float("inf"):
             break
         first, second = parts[i], parts[i + 1]
-        merged, j = [], 0  # merge every occurrence of this pair, left to right
-        while j < len(parts):
-            if j < len(parts) - 1 and parts[j] == first and parts[j + 1] == second:
-                merged.append(first + second)
-                j += 2
-            else:
-                merged.append(parts[j])
-                j += 1
-        parts = merged
+        parts = merge_pair(parts, first, second, first + second)
     return parts
 
 
@@ -72,12 +90,10 @@ class Tokenizer:
         self._special_ids = set(self.special.values())
         self.eos_id = eos_id
         self.chat_system = chat_system
-        self._words = regex.compile(GPT2_PATTERN)
         self._split_special = regex.compile("(" + "|".join(regex.escape(s) for s in
                                                            sorted(self.special, key=len, reverse=True)) + ")") \
             if self.special else None
-        self._byte_char = bytes_to_unicode()
-        self._char_byte = {c: b for b, c in self._byte_char.items()}
+        self._char_byte = {c: b for b, c in bytes_to_unicode().items()}
         self._cache: dict[str, list[int]] = {}
 
     def _bpe(self, word: str) -> list[int]:
@@ -98,8 +114,8 @@ class Tokenizer:
             if i % 2:  # a special token
                 ids.append(self.special[chunk])
                 continue
-            for word in self._words.findall(chunk):
-                ids.extend(self._bpe("".join(self._byte_char[b] for b in word.encode("utf-8"))))
+            for word in pretokenize(chunk):
+                ids.extend(self._bpe(word))
         return ids
 
     def decode(self, ids) -> str:

@@ -29,7 +29,7 @@ from functools import cached_property
 from typing import Iterable, Mapping
 
 from llmnotes.checks import non_negative_int, positive_int
-from llmnotes.tokenizers.bpe import GPT2_PATTERN, Tokenizer, apply_merges, bytes_to_unicode
+from llmnotes.tokenizers.bpe import Tokenizer, apply_merges, bytes_to_unicode, merge_pair, pretokenize
 
 Pair = tuple[int, int]
 
@@ -37,17 +37,6 @@ Pair = tuple[int, int]
 def byte_alphabet() -> list[str]:
     """The 256 characters that stand for the 256 bytes in byte-level BPE (GPT-2's map)."""
     return sorted(bytes_to_unicode().values())
-
-
-def pretokenize(text: str) -> list[str]:
-    """GPT-2's pre-tokens of ``text`` (words with their leading space, numbers, punctuation runs,
-    whitespace), each spelled with one character per UTF-8 byte: ``" the" -> "Ġthe"``."""
-    import regex
-
-    if not isinstance(text, str):
-        raise ValueError(f"text must be a str, got {type(text).__name__}")
-    byte_char = bytes_to_unicode()
-    return ["".join(byte_char[b] for b in piece.encode("utf-8")) for piece in regex.findall(GPT2_PATTERN, text)]
 
 
 def word_counts(texts: Iterable[str]) -> Counter[str]:
@@ -108,21 +97,6 @@ class BPEModel:
             seen.add(a + b)
             n_merges += 1
         return BPEModel(self.vocab[:vocab_size], self.merges[:n_merges], self.counts[:n_merges], self.alphabet_size)
-
-
-def _merge_word(word: list[int], a: int, b: int, new: int) -> list[int] | None:
-    """``word`` with every occurrence of the pair ``(a, b)`` replaced by ``new``, left to right and
-    non-overlapping (``a a a`` with ``(a, a)`` gives ``aa a``); ``None`` if the pair is absent."""
-    n, i, out, found = len(word), 0, [], False
-    while i < n:
-        if i + 1 < n and word[i] == a and word[i + 1] == b:
-            out.append(new)
-            i += 2
-            found = True
-        else:
-            out.append(word[i])
-            i += 1
-    return out if found else None
 
 
 def train_bpe(counts: Mapping[str | tuple[str, ...], int], vocab_size: int, min_frequency: int = 0,
@@ -196,7 +170,7 @@ def train_bpe(counts: Mapping[str | tuple[str, ...], int], vocab_size: int, min_
         increased: set[Pair] = set()
         for i in where.pop(pair, ()):
             old = seqs[i]
-            merged = _merge_word(old, a, b, new)
+            merged = merge_pair(old, a, b, new)
             if merged is None:                   # the word lost this pair to an earlier merge
                 continue
             seqs[i] = merged
